@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Makes a fresh checkout runnable: Debian's nats-server on PATH, node_modules installed, dist/ built.
+# Idempotent and quick when everything is already in place.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! command -v nats-server >/dev/null 2>&1; then
+  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+    echo "parley: installing Debian's nats-server package" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq >/dev/null
+    apt-get install -y -qq --no-install-recommends nats-server >/dev/null
+  else
+    echo "parley: nats-server is not on PATH; install it (Debian: sudo apt-get install nats-server) or set nats.url" >&2
+    exit 1
+  fi
+fi
+
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  npm ci --no-audit --no-fund >&2
+fi
+
+if [ ! -f dist/parley.mjs ] || [ -n "$(find src actors -newer dist/parley.mjs -name '*.ts' -print -quit)" ]; then
+  node scripts/build.mjs
+fi

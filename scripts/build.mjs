@@ -1,0 +1,18 @@
+// Single-file build: bundles the CLI and every dependency into dist/parley.mjs.
+// msgpackr's optional native extension stays external (msgpackr falls back to pure JS without it).
+import { build } from 'esbuild';
+
+await build({
+  entryPoints: ['src/cli/main.ts'],
+  outfile: 'dist/parley.mjs',
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'esm',
+  sourcemap: 'linked',
+  external: ['msgpackr-extract'],
+  banner: {
+    js: "import { createRequire as __parleyCreateRequire } from 'node:module'; const require = __parleyCreateRequire(import.meta.url);",
+  },
+  logLevel: 'warning',
+});

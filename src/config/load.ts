@@ -1,0 +1,146 @@
+/**
+ * The one config loader and the only reader of process.env. Precedence: flags (overrides) > PARLEY_*
+ * environment > file > schema defaults. The result is parsed, defaulted and frozen once.
+ *
+ * Environment keys: PARLEY_<SECTION>__<KEY> with `__` between levels and SNAKE_CASE mapped to camelCase,
+ * e.g. PARLEY_NATS__URL, PARLEY_HTTP__PORT, PARLEY_RUNTIME__MAX_IN_FLIGHT, PARLEY_PARTITIONS.
+ * Values are parsed as JSON when they are valid JSON (numbers, booleans), else taken as strings.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { ConfigError, type Issue } from '../errors/app-error.js';
+import { type ParleyConfig, ParleySchema } from './schema.js';
+import { parseYamlSource, type YamlSource, zodIssues } from './yaml-source.js';
+
+export interface LoadConfigOptions {
+  /** Explicit config file (from --config); falls back to PARLEY_CONFIG, then ./parley.yaml if present. */
+  file?: string;
+  /** Environment to read PARLEY_* from; default process.env. */
+  env?: NodeJS.ProcessEnv;
+  /** Values from command-line flags, as a partial config tree; they win over everything. */
+  overrides?: Record<string, unknown>;
+  /** Directory relative paths resolve against; default process.cwd(). */
+  cwd?: string;
+}
+
+export interface LoadedConfig {
+  config: ParleyConfig;
+  /** The file the config came from, if any. */
+  file: string | undefined;
+}
+
+type Tree = Record<string, unknown>;
+
+function isTree(v: unknown): v is Tree {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function merge(base: Tree, over: Tree): Tree {
+  const out: Tree = { ...base };
+  for (const [k, v] of Object.entries(over)) {
+    if (v === undefined) continue;
+    out[k] = isTree(v) && isTree(out[k]) ? merge(out[k] as Tree, v) : v;
+  }
+  return out;
+}
+
+function camel(segment: string): string {
+  return segment.toLowerCase().replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+}
+
+export function envOverrides(env: NodeJS.ProcessEnv): Tree {
+  const out: Tree = {};
+  for (const [key, raw] of Object.entries(env)) {
+    if (!key.startsWith('PARLEY_') || key === 'PARLEY_CONFIG' || raw === undefined) continue;
+    const path = key.slice('PARLEY_'.length).split('__').map(camel);
+    let value: unknown = raw;
+    try {
+      value = JSON.parse(raw);
+    } catch {
+      // not JSON: keep the string
+    }
+    let node = out;
+    for (const segment of path.slice(0, -1)) {
+      if (!isTree(node[segment])) node[segment] = {};
+      node = node[segment] as Tree;
+    }
+    node[path[path.length - 1]!] = value;
+  }
+  return out;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (isTree(value) || Array.isArray(value)) {
+    for (const v of Object.values(value as object)) deepFreeze(v);
+    Object.freeze(value);
+  }
+  return value;
+}
+
+export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
+  const env = options.env ?? process.env;
+  const cwd = options.cwd ?? process.cwd();
+  const explicit = options.file ?? env.PARLEY_CONFIG;
+  let file: string | undefined;
+  if (explicit) {
+    file = resolve(cwd, explicit);
+    if (!existsSync(file)) throw new ConfigError(`config file not found: ${file}`);
+  } else if (existsSync(resolve(cwd, 'parley.yaml'))) {
+    file = resolve(cwd, 'parley.yaml');
+  }
+
+  let fromFile: Tree = {};
+  let source: YamlSource | undefined;
+  if (file) {
+    const parsed = parseYamlSource(file, readFileSync(file, 'utf8'));
+    if (parsed.issues.length > 0) throw new ConfigError(`${file} is not valid YAML`, parsed.issues);
+    source = parsed.source;
+    const js = source.doc.toJS() as unknown;
+    if (js !== null && js !== undefined && !isTree(js)) {
+      throw new ConfigError(`${file} must hold a mapping of settings`, [
+        { path: file, message: 'not a mapping' },
+      ]);
+    }
+    fromFile = (js as Tree | null) ?? {};
+  }
+
+  const fromEnv = envOverrides(env);
+  const merged = merge(merge(fromFile, fromEnv), options.overrides ?? {});
+  const result = ParleySchema.safeParse(merged);
+  if (!result.success) {
+    const issues: Issue[] = source
+      ? zodIssues(source, result.error)
+      : result.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message }));
+    throw new ConfigError(
+      `invalid configuration${file ? ` in ${file}` : ''} (env PARLEY_* and flags included)`,
+      issues,
+    );
+  }
+  const config = result.data;
+  config.dataDir = resolve(cwd, config.dataDir);
+  config.rules = resolve(cwd, config.rules);
+  config.streams = resolve(cwd, config.streams);
+  return { config: deepFreeze(config), file };
+}
+
+/** Parses "all" or "0-15,32" into a sorted list of partition numbers below `count`. */
+export function parsePartitionSet(spec: string, count: number): number[] {
+  if (spec.trim() === 'all') return Array.from({ length: count }, (_, i) => i);
+  const out = new Set<number>();
+  for (const part of spec.split(',')) {
+    const m = /^\s*(\d+)(?:\s*-\s*(\d+))?\s*$/.exec(part);
+    if (!m)
+      throw new ConfigError(`invalid partition set "${spec}"`, [
+        { path: 'runtime.partitions', message: `cannot read "${part}"; use ranges like 0-15,32` },
+      ]);
+    const from = Number(m[1]);
+    const to = m[2] === undefined ? from : Number(m[2]);
+    if (to < from || to >= count) {
+      throw new ConfigError(`invalid partition set "${spec}"`, [
+        { path: 'runtime.partitions', message: `${part} is outside 0-${count - 1}` },
+      ]);
+    }
+    for (let p = from; p <= to; p++) out.add(p);
+  }
+  return [...out].sort((a, b) => a - b);
+}

@@ -1,0 +1,162 @@
+/**
+ * The parley.yaml schema: every key, its default and its meaning. `.strict()` everywhere so a typo fails
+ * loudly. `ParleyOptions` is what a user writes (all optional); `ParleyConfig` is the parsed, defaulted form.
+ */
+import { z } from 'zod';
+
+const token = /^[A-Za-z0-9_-]+$/;
+
+export const NatsEmbeddedSchema = z
+  .object({
+    host: z.string().default('127.0.0.1').describe('Address the embedded nats-server listens on'),
+    port: z
+      .number()
+      .int()
+      .min(-1)
+      .max(65535)
+      .default(4222)
+      .describe('Client port of the embedded nats-server; -1 picks a free port'),
+    binary: z.string().default('nats-server').describe('nats-server executable (looked up on PATH)'),
+    storeDir: z.string().optional().describe('JetStream store directory; default <dataDir>/nats'),
+  })
+  .strict();
+
+export const NatsSchema = z
+  .object({
+    url: z
+      .string()
+      .optional()
+      .describe('NATS server URL(s), comma separated; omit to start an embedded nats-server'),
+    user: z.string().optional().describe('NATS user name'),
+    pass: z.string().optional().describe('NATS password'),
+    token: z.string().optional().describe('NATS auth token'),
+    creds: z.string().optional().describe('Path to a NATS .creds file'),
+    name: z.string().default('parley').describe('Connection name shown in `nats server report connections`'),
+    embedded: NatsEmbeddedSchema.default(NatsEmbeddedSchema.parse({})),
+  })
+  .strict();
+
+export const HttpSchema = z
+  .object({
+    host: z.string().default('127.0.0.1').describe('HTTP listen address'),
+    port: z.number().int().min(0).max(65535).default(8080).describe('HTTP listen port; 0 picks a free port'),
+  })
+  .strict();
+
+export const RuntimeSchema = z
+  .object({
+    partitions: z
+      .string()
+      .default('all')
+      .describe('Partitions this process owns: "all", or a list of ranges like "0-15,32"'),
+    mailboxCapacity: z
+      .number()
+      .int()
+      .min(1)
+      .default(512)
+      .describe('Messages one conversation may have queued before the partition stops pulling'),
+    maxInFlight: z
+      .number()
+      .int()
+      .min(1)
+      .default(20000)
+      .describe('Un-acked messages held by this process across all partitions (backpressure bound)'),
+    pullBatch: z.number().int().min(1).default(512).describe('Messages requested per pull from a partition'),
+    batchSize: z
+      .number()
+      .int()
+      .min(1)
+      .default(64)
+      .describe('Events one actor folds into a single state commit'),
+    passivateAfterMs: z
+      .number()
+      .int()
+      .min(0)
+      .default(30000)
+      .describe('Idle time after which an actor is dropped from memory (its state is already in KV)'),
+    maxActors: z
+      .number()
+      .int()
+      .min(1)
+      .default(50000)
+      .describe('Live actors kept in memory; the least recently used idle ones are passivated first'),
+    maxAttempts: z
+      .number()
+      .int()
+      .min(1)
+      .default(5)
+      .describe('Tries for an event whose processing fails before it is dead-lettered'),
+    retryInitialMs: z.number().int().min(1).default(100).describe('First retry delay (doubles, with jitter)'),
+    retryMaxMs: z.number().int().min(1).default(5000).describe('Longest retry delay'),
+    ackWaitMs: z
+      .number()
+      .int()
+      .min(1000)
+      .default(30000)
+      .describe('AckWait of the partition consumers; long steps call working() to extend it'),
+    leaseTtlMs: z
+      .number()
+      .int()
+      .min(300)
+      .default(6000)
+      .describe('Partition lease lifetime; renewed every third of it; a taker waits this long'),
+  })
+  .strict();
+
+export const ChannelSchema = z
+  .object({
+    url: z.string().optional(),
+    secret: z.string().optional(),
+    rate: z
+      .object({ perSecond: z.number().positive(), burst: z.number().int().positive().optional() })
+      .strict()
+      .optional(),
+  })
+  .passthrough();
+
+export const TenantSchema = z
+  .object({
+    auth: z
+      .object({
+        tokens: z
+          .array(z.string().min(1))
+          .default([])
+          .describe('Bearer tokens (plaintext for development, or sha256:<hex>)'),
+      })
+      .strict()
+      .default({ tokens: [] }),
+    timeZone: z.string().default('UTC').describe('IANA time zone for schedules and defaults'),
+    channels: z.record(z.string(), ChannelSchema).default({}),
+  })
+  .strict();
+
+export const ParleySchema = z
+  .object({
+    dataDir: z.string().default('.parley').describe('Local data (embedded NATS store, generated config)'),
+    nats: NatsSchema.default(NatsSchema.parse({})),
+    http: HttpSchema.default(HttpSchema.parse({})),
+    partitions: z
+      .number()
+      .int()
+      .min(1)
+      .max(1024)
+      .default(64)
+      .describe('Partition count of the EVENTS stream; fixed per deployment'),
+    rules: z.string().default('rules/').describe('Directory of rule and journey YAML files'),
+    streams: z.string().default('streams/').describe('Directory of stream, consumer and bucket definitions'),
+    log: z
+      .object({
+        level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+      })
+      .strict()
+      .default({ level: 'info' }),
+    runtime: RuntimeSchema.default(RuntimeSchema.parse({})),
+    tenants: z
+      .record(z.string().regex(token, 'tenant ids use letters, digits, - and _'), TenantSchema)
+      .default({}),
+  })
+  .strict();
+
+export type ParleyOptions = z.input<typeof ParleySchema>;
+export type ParleyConfig = z.output<typeof ParleySchema>;
+export type RuntimeConfig = ParleyConfig['runtime'];

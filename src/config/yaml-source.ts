@@ -1,0 +1,43 @@
+/**
+ * YAML parsing that keeps positions, so validation errors can name the file, line and field.
+ * Shared by the config loader and the rule loader.
+ */
+import { isNode, LineCounter, parseDocument, type Document } from 'yaml';
+import type { z } from 'zod';
+import type { Issue } from '../errors/app-error.js';
+
+export interface YamlSource {
+  file: string;
+  doc: Document.Parsed;
+  lines: LineCounter;
+}
+
+export function parseYamlSource(file: string, text: string): { source: YamlSource; issues: Issue[] } {
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false });
+  const issues: Issue[] = doc.errors.map((e) => ({
+    path: `${file}:${(e.linePos?.[0]?.line ?? 0) || '?'}`,
+    message: e.message.split('\n')[0] ?? e.message,
+  }));
+  return { source: { file, doc, lines }, issues };
+}
+
+/** Line (1-based) of the deepest node on `path` that exists in the document. */
+export function lineOf(source: YamlSource, path: readonly PropertyKey[]): number | undefined {
+  for (let depth = path.length; depth >= 0; depth--) {
+    const node = source.doc.getIn(path.slice(0, depth) as unknown[], true);
+    if (isNode(node) && node.range) return source.lines.linePos(node.range[0]).line;
+  }
+  return undefined;
+}
+
+export function zodIssues(source: YamlSource, error: z.ZodError): Issue[] {
+  return error.issues.map((issue) => {
+    const line = lineOf(source, issue.path);
+    const field = issue.path.join('.');
+    return {
+      path: `${source.file}${line ? `:${line}` : ''}${field ? ` ${field}` : ''}`,
+      message: issue.message,
+    };
+  });
+}
