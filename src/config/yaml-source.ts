@@ -2,7 +2,7 @@
  * YAML parsing that keeps positions, so validation errors can name the file, line and field.
  * Shared by the config loader and the rule loader.
  */
-import { isNode, LineCounter, parseDocument, type Document } from 'yaml';
+import { type Document, isNode, LineCounter, parseDocument } from 'yaml';
 import type { z } from 'zod';
 import type { Issue } from '../errors/app-error.js';
 

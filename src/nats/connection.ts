@@ -3,7 +3,7 @@
  * client otherwise captures a stack trace per request, about half its CPU on the hot path.
  */
 import { readFileSync } from 'node:fs';
-import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
+import { type JetStreamClient, type JetStreamManager, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import { connect, credsAuthenticator, type NatsConnection } from '@nats-io/transport-node';
 import type { ParleyConfig } from '../config/schema.js';

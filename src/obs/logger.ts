@@ -2,7 +2,7 @@
  * Logger factory: pino JSON logs. No global logger: the composition root creates one and passes children
  * down. Tests pass a capture stream to assert on log lines.
  */
-import { pino, type DestinationStream, type Logger } from 'pino';
+import { type DestinationStream, type Logger, pino } from 'pino';
 
 export type { Logger } from 'pino';
 
