@@ -1,0 +1,7 @@
+/** The explicit list of actor kinds. */
+
+export type { ConversationContext, Decider } from './conversation/conversation-actor.js';
+export { conversationActor } from './conversation/conversation-actor.js';
+export type { ConversationState } from './conversation/state.js';
+export type { Effect } from './effects.js';
+export type { ActorKind, TransitionContext } from './kind.js';

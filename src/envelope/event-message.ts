@@ -1,0 +1,97 @@
+/**
+ * Turns a raw EVENTS message into a validated envelope, and an envelope into the body and headers to
+ * publish. Subject tokens (tenant, conversation, type) are authoritative: a body that contradicts its
+ * subject is rejected, and a body that omits them (a bare `nats pub`) gets them from the subject.
+ */
+import { ValidationError } from '../errors/app-error.js';
+import { decodeBody, encode } from './codec.js';
+import { type EventEnvelope, EventEnvelopeSchema, SCHEMA_VERSION } from './envelope.js';
+import {
+  CONTENT_TYPE_MSGPACK,
+  HDR_CONTENT_TYPE,
+  HDR_CONVERSATION,
+  HDR_MSG_ID,
+  HDR_SCHEMA,
+  HDR_TENANT,
+  HDR_TRACE_ID,
+  HDR_TYPE,
+} from './headers.js';
+
+export interface EventSubject {
+  partition: number;
+  tenant: string;
+  conversation: string;
+  type: string;
+}
+
+/** Parses `evt.<partition>.<tenant>.<conversation>.<type…>`; undefined if the subject is not one. */
+export function parseEventSubject(subject: string): EventSubject | undefined {
+  const parts = subject.split('.');
+  if (parts.length < 5 || parts[0] !== 'evt') return undefined;
+  const partition = Number(parts[1]);
+  if (!Number.isInteger(partition)) return undefined;
+  return { partition, tenant: parts[2]!, conversation: parts[3]!, type: parts.slice(4).join('.') };
+}
+
+export interface RawEvent {
+  subject: string;
+  data: Uint8Array;
+  header(name: string): string | undefined;
+  seq: number;
+  /** Stream timestamp in ms, used when the body has no occurredAt. */
+  timestampMs: number;
+}
+
+export function parseEventMessage(raw: RawEvent): EventEnvelope {
+  const subject = parseEventSubject(raw.subject);
+  if (!subject) throw new ValidationError(`not an event subject: ${raw.subject}`);
+  const body = decodeBody(raw.data, raw.header(HDR_CONTENT_TYPE));
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw new ValidationError('event body must be an object', [
+      { path: 'body', message: `got ${Array.isArray(body) ? 'array' : typeof body}` },
+    ]);
+  }
+  const b = body as Record<string, unknown>;
+  const mismatches = (['tenant', 'conversation', 'type'] as const)
+    .filter((k) => b[k] !== undefined && b[k] !== subject[k])
+    .map((k) => ({ path: k, message: `body says "${String(b[k])}" but the subject says "${subject[k]}"` }));
+  if (mismatches.length > 0) throw new ValidationError('event body contradicts its subject', mismatches);
+  const result = EventEnvelopeSchema.safeParse({
+    ...b,
+    id: b.id ?? raw.header(HDR_MSG_ID) ?? `seq-${raw.seq}`,
+    tenant: subject.tenant,
+    conversation: subject.conversation,
+    type: subject.type,
+    occurredAt: b.occurredAt ?? new Date(raw.timestampMs).toISOString(),
+    traceId: b.traceId ?? raw.header(HDR_TRACE_ID),
+  });
+  if (!result.success) {
+    throw new ValidationError(
+      'invalid event',
+      result.error.issues.map((i) => ({ path: i.path.join('.') || 'body', message: i.message })),
+    );
+  }
+  return result.data;
+}
+
+/** Subject a producer publishes an event to; the server maps it to its partition. */
+export function ingestSubject(event: Pick<EventEnvelope, 'tenant' | 'conversation' | 'type'>): string {
+  return `ingest.${event.tenant}.${event.conversation}.${event.type}`;
+}
+
+export function eventHeaders(event: EventEnvelope): Record<string, string> {
+  const h: Record<string, string> = {
+    [HDR_MSG_ID]: event.id,
+    [HDR_CONTENT_TYPE]: CONTENT_TYPE_MSGPACK,
+    [HDR_TYPE]: event.type,
+    [HDR_TENANT]: event.tenant,
+    [HDR_CONVERSATION]: event.conversation,
+    [HDR_SCHEMA]: String(SCHEMA_VERSION),
+  };
+  if (event.traceId) h[HDR_TRACE_ID] = event.traceId;
+  return h;
+}
+
+export function encodeEvent(event: EventEnvelope): Uint8Array {
+  return encode(event);
+}

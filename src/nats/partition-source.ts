@@ -1,0 +1,132 @@
+/**
+ * Partition consumers on EVENTS with ack-floor recovery. Opening a partition deletes and recreates its
+ * durable pull consumer `actors-pNN` (filter evt.<n>.>) starting at the old consumer's ack floor + 1, so a
+ * new owner receives the unacked tail in stream order instead of JetStream's AckWait redeliveries
+ * interleaved with newer messages. Already-applied messages in that tail are skipped by the actors'
+ * per-conversation sequence check. Verified on nats-server 2.9.10.
+ */
+import {
+  AckPolicy,
+  type ConsumerInfo,
+  type ConsumerMessages,
+  DeliverPolicy,
+  type JsMsg,
+} from '@nats-io/jetstream';
+import { nanos } from '@nats-io/transport-node';
+import type { InboundMessage, PartitionConsumer, PartitionSource } from '../runtime/ports.js';
+import type { NatsHandles } from './connection.js';
+import { isConsumerNotFound } from './errors.js';
+
+export const EVENTS_STREAM = 'EVENTS';
+
+export function partitionConsumerName(partition: number): string {
+  return `actors-p${String(partition).padStart(2, '0')}`;
+}
+
+export interface PartitionSourceOptions {
+  ackWaitMs: number;
+  pullBatch: number;
+  /** Bound on unacked messages per partition on the server side. */
+  maxAckPending: number;
+}
+
+class JsInbound implements InboundMessage {
+  readonly #m: JsMsg;
+  readonly seq: number;
+
+  constructor(m: JsMsg) {
+    this.#m = m;
+    this.seq = m.seq;
+  }
+
+  get subject(): string {
+    return this.#m.subject;
+  }
+
+  get data(): Uint8Array {
+    return this.#m.data;
+  }
+
+  get timestampMs(): number {
+    return Math.floor(this.#m.info.timestampNanos / 1_000_000);
+  }
+
+  get deliveryCount(): number {
+    return this.#m.info.deliveryCount;
+  }
+
+  header(name: string): string | undefined {
+    const h = this.#m.headers;
+    if (!h?.has(name)) return undefined;
+    return h.get(name);
+  }
+
+  ack(): void {
+    this.#m.ack();
+  }
+
+  nak(delayMs?: number): void {
+    this.#m.nak(delayMs);
+  }
+
+  working(): void {
+    this.#m.working();
+  }
+}
+
+/** Where delivery must resume: the first stream sequence not known to be acked. */
+export function resumeSequence(info: ConsumerInfo | undefined): number {
+  if (!info) return 1;
+  const floor = info.ack_floor.stream_seq;
+  if (floor > 0) return floor + 1;
+  // Nothing acked yet: resume where the old consumer itself started.
+  return info.config.deliver_policy === DeliverPolicy.StartSequence ? (info.config.opt_start_seq ?? 1) : 1;
+}
+
+export class NatsPartitionSource implements PartitionSource {
+  readonly #h: NatsHandles;
+  readonly #o: PartitionSourceOptions;
+
+  constructor(handles: NatsHandles, options: PartitionSourceOptions) {
+    this.#h = handles;
+    this.#o = options;
+  }
+
+  async open(partition: number): Promise<PartitionConsumer> {
+    const { jsm, js } = this.#h;
+    const name = partitionConsumerName(partition);
+    let info: ConsumerInfo | undefined;
+    try {
+      info = await jsm.consumers.info(EVENTS_STREAM, name);
+    } catch (err) {
+      if (!isConsumerNotFound(err)) throw err;
+    }
+    const start = resumeSequence(info);
+    if (info) await jsm.consumers.delete(EVENTS_STREAM, name);
+    await jsm.consumers.add(EVENTS_STREAM, {
+      durable_name: name,
+      description: `Parley conversation actors, partition ${partition}`,
+      filter_subject: `evt.${partition}.>`,
+      ack_policy: AckPolicy.Explicit,
+      ack_wait: nanos(this.#o.ackWaitMs),
+      max_ack_pending: this.#o.maxAckPending,
+      max_deliver: -1,
+      ...(start > 1
+        ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: start }
+        : { deliver_policy: DeliverPolicy.All }),
+    });
+    const consumer = await js.consumers.get(EVENTS_STREAM, name);
+    const messages: ConsumerMessages = await consumer.consume({
+      max_messages: this.#o.pullBatch,
+      abort_on_missing_resource: true,
+    });
+    return {
+      async *messages() {
+        for await (const m of messages) yield new JsInbound(m);
+      },
+      async stop() {
+        await messages.close().catch(() => undefined);
+      },
+    };
+  }
+}

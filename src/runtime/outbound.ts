@@ -1,0 +1,205 @@
+/**
+ * Effects -> messages. The one place that decides subjects and deterministic message IDs for what an
+ * actor emits: `<tenant>.<conversation>.<source seq>.<effect index>` — the same on every redelivery or
+ * replay of the source event, so a republish lands in the stream's duplicate window.
+ */
+import type { Effect } from '../../actors/effects.js';
+import { encode } from '../envelope/codec.js';
+import { type EventEnvelope, SCHEMA_VERSION } from '../envelope/envelope.js';
+import { parseEventSubject } from '../envelope/event-message.js';
+import {
+  CONTENT_TYPE_MSGPACK,
+  HDR_CONTENT_TYPE,
+  HDR_CONVERSATION,
+  HDR_ERROR,
+  HDR_MSG_ID,
+  HDR_SCHEMA,
+  HDR_SOURCE_SEQ,
+  HDR_TENANT,
+  HDR_TRACE_ID,
+  HDR_TYPE,
+} from '../envelope/headers.js';
+import type { InboundMessage, OutboundMessage } from './ports.js';
+
+export function effectId(
+  event: Pick<EventEnvelope, 'tenant' | 'conversation'>,
+  seq: number,
+  index: number,
+): string {
+  return `${event.tenant}.${event.conversation}.${seq}.${index}`;
+}
+
+function headersFor(
+  id: string,
+  type: string,
+  event: Pick<EventEnvelope, 'tenant' | 'conversation' | 'traceId'>,
+  seq: number,
+): Record<string, string> {
+  const h: Record<string, string> = {
+    [HDR_MSG_ID]: id,
+    [HDR_CONTENT_TYPE]: CONTENT_TYPE_MSGPACK,
+    [HDR_TYPE]: type,
+    [HDR_TENANT]: event.tenant,
+    [HDR_CONVERSATION]: event.conversation,
+    [HDR_SCHEMA]: String(SCHEMA_VERSION),
+    [HDR_SOURCE_SEQ]: String(seq),
+  };
+  if (event.traceId) h[HDR_TRACE_ID] = event.traceId;
+  return h;
+}
+
+/** The body of an action on ACTIONS: everything a connector needs, nothing it must look up. */
+export interface ActionMessage {
+  schema: number;
+  id: string;
+  type: 'action';
+  tenant: string;
+  conversation: string;
+  channel: string;
+  rule: string;
+  template: string;
+  variables: Record<string, unknown>;
+  delayMs?: number;
+  event: { id: string; type: string; attributes: Record<string, unknown>; seq: number };
+  decidedAt: string;
+  traceId?: string;
+}
+
+export function effectToMessage(
+  effect: Effect,
+  event: EventEnvelope,
+  seq: number,
+  index: number,
+  now: number,
+): OutboundMessage {
+  const id = effectId(event, seq, index);
+  const { tenant, conversation } = event;
+  switch (effect.type) {
+    case 'action': {
+      const body: ActionMessage = {
+        schema: SCHEMA_VERSION,
+        id,
+        type: 'action',
+        tenant,
+        conversation,
+        channel: effect.channel,
+        rule: effect.rule,
+        template: effect.template,
+        variables: effect.variables,
+        ...(effect.delayMs ? { delayMs: effect.delayMs } : {}),
+        event: { id: event.id, type: event.type, attributes: event.attributes, seq },
+        decidedAt: new Date(now).toISOString(),
+        ...(event.traceId ? { traceId: event.traceId } : {}),
+      };
+      return {
+        subject: `act.${effect.channel}.${tenant}.${conversation}`,
+        data: encode(body),
+        msgId: id,
+        headers: headersFor(id, 'action', event, seq),
+      };
+    }
+    case 'audit':
+      return {
+        subject: `audit.${effect.kind}.${tenant}.${conversation}`,
+        data: encode({
+          schema: SCHEMA_VERSION,
+          id,
+          kind: effect.kind,
+          tenant,
+          conversation,
+          sourceSeq: seq,
+          eventId: event.id,
+          at: new Date(now).toISOString(),
+          ...effect.record,
+        }),
+        msgId: id,
+        headers: headersFor(id, `audit.${effect.kind}`, event, seq),
+      };
+    case 'escalate':
+      return {
+        subject: `esc.${tenant}.${conversation}`,
+        data: encode({
+          schema: SCHEMA_VERSION,
+          id,
+          tenant,
+          conversation,
+          reason: effect.reason,
+          priority: effect.priority,
+          evidence: effect.evidence,
+          sourceSeq: seq,
+          eventId: event.id,
+          at: new Date(now).toISOString(),
+        }),
+        msgId: id,
+        headers: headersFor(id, 'escalation', event, seq),
+      };
+    case 'emit': {
+      const emitted: EventEnvelope = {
+        schema: SCHEMA_VERSION,
+        id,
+        type: effect.eventType,
+        tenant,
+        conversation,
+        occurredAt: new Date(now).toISOString(),
+        attributes: effect.attributes,
+        ...(event.traceId ? { traceId: event.traceId } : {}),
+      };
+      return {
+        subject: `ingest.${tenant}.${conversation}.${effect.eventType}`,
+        data: encode(emitted),
+        msgId: id,
+        headers: headersFor(id, effect.eventType, event, seq),
+      };
+    }
+  }
+}
+
+/**
+ * A dead letter for an event that cannot be processed: the original bytes and headers, the reason and
+ * the error, on `dlq.events.<tenant>`. The ID is derived from the stream sequence, so it is written once.
+ */
+export function deadLetter(
+  msg: InboundMessage,
+  reason: string,
+  error: string,
+  attempts: number,
+): OutboundMessage {
+  const subject = parseEventSubject(msg.subject);
+  const tenant = subject?.tenant ?? '_unknown';
+  const conversation = subject?.conversation ?? '_unknown';
+  const id = `dlq.events.${msg.seq}`;
+  return {
+    subject: `dlq.events.${tenant}`,
+    data: encode({
+      schema: SCHEMA_VERSION,
+      id,
+      kind: 'event',
+      reason,
+      error,
+      attempts,
+      source: {
+        stream: 'EVENTS',
+        seq: msg.seq,
+        subject: msg.subject,
+        timestamp: new Date(msg.timestampMs).toISOString(),
+      },
+      headers: Object.fromEntries(
+        [HDR_MSG_ID, HDR_CONTENT_TYPE, HDR_TYPE, HDR_TRACE_ID].flatMap((h) => {
+          const v = msg.header(h);
+          return v === undefined ? [] : [[h, v]];
+        }),
+      ),
+      data: msg.data,
+    }),
+    msgId: id,
+    headers: {
+      [HDR_MSG_ID]: id,
+      [HDR_CONTENT_TYPE]: CONTENT_TYPE_MSGPACK,
+      [HDR_TYPE]: 'dead-letter',
+      [HDR_TENANT]: tenant,
+      [HDR_CONVERSATION]: conversation,
+      [HDR_SOURCE_SEQ]: String(msg.seq),
+      [HDR_ERROR]: `${reason}: ${error}`.slice(0, 200).replace(/[\r\n]/g, ' '),
+    },
+  };
+}

@@ -1,0 +1,156 @@
+/**
+ * Partition ownership by lease in KV (bucket parley-leases, key partitions.<n>), written with revision
+ * compare-and-set. Invariant: at most one process processes a partition at a time, without trusting
+ * clocks across machines:
+ *   - the holder renews every ttl/3 and considers itself the owner only while its last successful renewal
+ *     is younger than ttl/2 (local monotonic time);
+ *   - a taker that replaces a lease not explicitly released waits a full ttl before touching the
+ *     partition, by which time the previous holder has either seen its renewal fail or timed out locally;
+ *   - a renewal that loses the CAS means someone took the lease: the holder stops at once.
+ * State writes are CAS-protected too, so a holder that is wrong about its lease still cannot double-apply.
+ */
+import { FencedError } from '../errors/app-error.js';
+import type { Logger } from '../obs/logger.js';
+import type { Clock, VersionedStore } from './ports.js';
+
+export interface LeaseRecord {
+  owner: string;
+  epoch: number;
+  renewedAt: number;
+  released?: boolean;
+}
+
+export interface PartitionLeaseOptions {
+  store: VersionedStore<LeaseRecord>;
+  partition: number;
+  owner: string;
+  ttlMs: number;
+  clock: Clock;
+  log: Logger;
+  /** Called once when ownership is lost (taken over, or renewal impossible). */
+  onLost: (reason: string) => void;
+}
+
+export function leaseKey(partition: number): string {
+  return `partitions.${partition}`;
+}
+
+export class PartitionLease {
+  readonly #o: PartitionLeaseOptions;
+  #revision = 0;
+  #epoch = 0;
+  #lastRenewOk = 0;
+  #timer: NodeJS.Timeout | undefined;
+  #lost = false;
+  #renewing = false;
+
+  constructor(options: PartitionLeaseOptions) {
+    this.#o = options;
+  }
+
+  get epoch(): number {
+    return this.#epoch;
+  }
+
+  /** True while this process may act as the partition's owner. Cheap: called before every commit. */
+  valid(): boolean {
+    return !this.#lost && this.#o.clock.now() - this.#lastRenewOk < this.#o.ttlMs / 2;
+  }
+
+  /**
+   * Takes the lease (replacing any other holder) and returns once it is safe to process. Resolves to the
+   * previous owner if one was replaced.
+   */
+  async acquire(isStopping: () => boolean): Promise<string | undefined> {
+    const { store, partition, owner, clock, ttlMs } = this.#o;
+    const key = leaseKey(partition);
+    for (;;) {
+      const current = await store.load(key);
+      const previous = current.value;
+      const record: LeaseRecord = { owner, epoch: (previous?.epoch ?? 0) + 1, renewedAt: clock.now() };
+      try {
+        this.#revision = await store.save(key, record, current.revision);
+      } catch (err) {
+        if (err instanceof FencedError && !isStopping()) continue; // someone wrote in between: re-read
+        throw err;
+      }
+      this.#epoch = record.epoch;
+      const replaced =
+        previous && !previous.released && previous.owner !== owner ? previous.owner : undefined;
+      if (replaced) {
+        this.#o.log.warn(
+          { partition, previousOwner: replaced, epoch: record.epoch, waitMs: ttlMs },
+          'partition lease taken over from another owner; waiting one lease period before processing',
+        );
+        await clock.sleep(ttlMs);
+        // Renew so the wait did not eat our own validity, and to learn whether someone took it meanwhile.
+        this.#lastRenewOk = clock.now();
+        if (!(await this.#renew()))
+          throw new FencedError(`partition ${partition} lease was taken while waiting`);
+      }
+      this.#lastRenewOk = clock.now();
+      this.#timer = setInterval(() => void this.#renew(), Math.max(100, Math.floor(ttlMs / 3)));
+      this.#timer.unref();
+      return replaced;
+    }
+  }
+
+  async #renew(): Promise<boolean> {
+    if (this.#lost || this.#renewing) return !this.#lost;
+    this.#renewing = true;
+    const { store, partition, owner, clock, ttlMs, log } = this.#o;
+    try {
+      const record: LeaseRecord = { owner, epoch: this.#epoch, renewedAt: clock.now() };
+      this.#revision = await store.save(leaseKey(partition), record, this.#revision);
+      this.#lastRenewOk = clock.now();
+      return true;
+    } catch (err) {
+      if (err instanceof FencedError) {
+        const now = await store.load(leaseKey(partition)).catch(() => undefined);
+        this.#lose(
+          `lease taken over by ${now?.value?.owner ?? 'another owner'} (epoch ${now?.value?.epoch ?? '?'})`,
+        );
+        return false;
+      }
+      if (clock.now() - this.#lastRenewOk >= ttlMs / 2) {
+        this.#lose(
+          `lease could not be renewed for ${ttlMs / 2} ms: ${err instanceof Error ? err.message : err}`,
+        );
+        return false;
+      }
+      log.warn({ partition, err }, 'partition lease renewal failed; will retry');
+      return true;
+    } finally {
+      this.#renewing = false;
+    }
+  }
+
+  #lose(reason: string): void {
+    if (this.#lost) return;
+    this.#lost = true;
+    this.#stopTimer();
+    this.#o.onLost(reason);
+  }
+
+  #stopTimer(): void {
+    if (this.#timer) clearInterval(this.#timer);
+    this.#timer = undefined;
+  }
+
+  /** Gives the lease up so the next owner need not wait. Only if we still hold it. */
+  async release(): Promise<void> {
+    this.#stopTimer();
+    if (this.#lost) return;
+    this.#lost = true;
+    const { store, partition, owner, clock } = this.#o;
+    try {
+      await store.save(
+        leaseKey(partition),
+        { owner, epoch: this.#epoch, renewedAt: clock.now(), released: true },
+        this.#revision,
+      );
+    } catch {
+      // Taken over meanwhile, or NATS gone: the next owner simply waits out the ttl.
+    }
+  }
+}

@@ -1,0 +1,203 @@
+/**
+ * One partition owned by this process: its lease, its consumer (restarted from the ack floor on every
+ * acquisition) and the pull loop that routes each message to its conversation's actor.
+ *
+ * Lifecycle: idle -> starting (lease, consumer) -> running -> draining -> stopped, or -> fenced from
+ * starting/running/draining when another owner appears (lease lost or a state CAS conflict). A fenced
+ * partition acks nothing more: its unacked messages are redelivered to the real owner.
+ */
+import type { ActorKind, TransitionContext } from '../../actors/kind.js';
+import { parseEventSubject } from '../envelope/event-message.js';
+import { errorMessage, FencedError } from '../errors/app-error.js';
+import type { Logger } from '../obs/logger.js';
+import type { RuntimeMetrics } from '../obs/metrics.js';
+import { ActorCell, type ActorHost, type ActorSettings, type StoredState } from './actor-cell.js';
+import type { ActorRegistry } from './actor-registry.js';
+import type { InFlightGate } from './in-flight.js';
+import { type LeaseRecord, PartitionLease } from './partition-lease.js';
+import type {
+  Clock,
+  InboundMessage,
+  PartitionConsumer,
+  PartitionSource,
+  Publisher,
+  VersionedStore,
+} from './ports.js';
+
+export type PartitionState = 'idle' | 'starting' | 'running' | 'draining' | 'stopped' | 'fenced';
+
+export interface PartitionWorkerDeps<S, C extends TransitionContext> {
+  partition: number;
+  owner: string;
+  kind: ActorKind<S, C>;
+  contextFor: (seq: number, now: number) => C;
+  source: PartitionSource;
+  store: VersionedStore<StoredState<S>>;
+  leases: VersionedStore<LeaseRecord>;
+  leaseTtlMs: number;
+  publisher: Publisher;
+  registry: ActorRegistry<S, C>;
+  gate: InFlightGate;
+  metrics: RuntimeMetrics;
+  log: Logger;
+  clock: Clock;
+  settings: ActorSettings;
+}
+
+export class PartitionWorker<S, C extends TransitionContext = TransitionContext> implements ActorHost<S, C> {
+  readonly partition: number;
+  readonly kind: ActorKind<S, C>;
+  readonly store: VersionedStore<StoredState<S>>;
+  readonly publisher: Publisher;
+  readonly gate: InFlightGate;
+  readonly metrics: RuntimeMetrics;
+  readonly log: Logger;
+  readonly clock: Clock;
+  readonly settings: ActorSettings;
+  readonly #d: PartitionWorkerDeps<S, C>;
+  readonly #lease: PartitionLease;
+  #state: PartitionState = 'idle';
+  #consumer: PartitionConsumer | undefined;
+  #loop: Promise<void> | undefined;
+  #fenceReason: string | undefined;
+
+  constructor(deps: PartitionWorkerDeps<S, C>) {
+    this.#d = deps;
+    this.partition = deps.partition;
+    this.kind = deps.kind;
+    this.store = deps.store;
+    this.publisher = deps.publisher;
+    this.gate = deps.gate;
+    this.metrics = deps.metrics;
+    this.log = deps.log;
+    this.clock = deps.clock;
+    this.settings = deps.settings;
+    this.#lease = new PartitionLease({
+      store: deps.leases,
+      partition: deps.partition,
+      owner: deps.owner,
+      ttlMs: deps.leaseTtlMs,
+      clock: deps.clock,
+      log: deps.log,
+      onLost: (reason) => this.fence(reason),
+    });
+  }
+
+  get state(): PartitionState {
+    return this.#state;
+  }
+
+  get fenceReason(): string | undefined {
+    return this.#fenceReason;
+  }
+
+  canCommit(): boolean {
+    return (this.#state === 'running' || this.#state === 'draining') && this.#lease.valid();
+  }
+
+  context(seq: number, now: number): C {
+    return this.#d.contextFor(seq, now);
+  }
+
+  actorFailed(key: string, err: unknown): void {
+    if (err instanceof FencedError) {
+      this.fence(err.message);
+      return;
+    }
+    // Unexpected: stop the partition rather than risk acking past something that was not applied.
+    this.log.error(
+      { partition: this.partition, conversation: key, err },
+      'actor failed unexpectedly; stopping the partition',
+    );
+    this.fence(`actor ${key} failed: ${errorMessage(err)}`);
+  }
+
+  async start(): Promise<void> {
+    if (this.#state !== 'idle') throw new Error(`partition ${this.partition} already ${this.#state}`);
+    this.#state = 'starting';
+    const previous = await this.#lease.acquire(() => this.#state !== 'starting');
+    if (this.#state !== 'starting') {
+      await this.#lease.release();
+      return;
+    }
+    this.#consumer = await this.#d.source.open(this.partition);
+    if (this.#state !== 'starting') {
+      await this.#consumer.stop();
+      return;
+    }
+    this.#state = 'running';
+    this.metrics.partitionsOwned.inc();
+    this.log.info(
+      { partition: this.partition, epoch: this.#lease.epoch, previousOwner: previous },
+      'partition acquired',
+    );
+    this.#loop = this.#pull(this.#consumer);
+  }
+
+  async #pull(consumer: PartitionConsumer): Promise<void> {
+    try {
+      for await (const msg of consumer.messages()) {
+        if (this.#state !== 'running') break;
+        const wait = this.gate.acquire();
+        if (wait) await wait;
+        if (this.#state !== 'running') {
+          this.gate.release();
+          break;
+        }
+        const full = this.#route(msg);
+        if (full) await full;
+      }
+    } catch (err) {
+      if (this.#state === 'running') this.fence(`consumer failed: ${errorMessage(err)}`);
+    }
+  }
+
+  #route(msg: InboundMessage): Promise<void> | undefined {
+    const subject = parseEventSubject(msg.subject);
+    // Unparseable subjects still go through an actor, whose decode step dead-letters them in order.
+    const tenant = subject?.tenant ?? '_invalid';
+    const conversation = subject?.conversation ?? '_invalid';
+    const cell = this.#d.registry.touch(
+      `${tenant}.${conversation}`,
+      () => new ActorCell(this, tenant, conversation),
+    );
+    return cell.enqueue(msg);
+  }
+
+  /** Stops processing at once because another owner exists. Unacked messages stay with the stream. */
+  fence(reason: string): void {
+    if (this.#state === 'fenced' || this.#state === 'stopped' || this.#state === 'idle') return;
+    const wasOwned = this.#state === 'running' || this.#state === 'draining';
+    this.#state = 'fenced';
+    this.#fenceReason = reason;
+    this.metrics.fencedTotal.inc();
+    if (wasOwned) this.metrics.partitionsOwned.dec();
+    this.log.error(
+      { partition: this.partition, reason },
+      `partition ${this.partition} fenced: stopped processing it (${reason})`,
+    );
+    void this.#consumer?.stop();
+    this.#d.registry.dropPartition(this.partition);
+  }
+
+  /**
+   * Graceful stop: stop pulling, let actors finish what they hold (acking it) for up to `drainMs`, then
+   * drop the rest unacked and release the lease so a successor starts without waiting.
+   */
+  async stop(drainMs: number): Promise<void> {
+    if (this.#state === 'starting') this.#state = 'stopped';
+    if (this.#state !== 'running') return;
+    this.#state = 'draining';
+    const deadline = this.clock.now() + drainMs;
+    await this.#consumer?.stop();
+    await Promise.race([this.#loop, this.clock.sleep(drainMs)]);
+    while (!this.#d.registry.partitionIdle(this.partition) && this.clock.now() < deadline) {
+      await this.clock.sleep(10);
+    }
+    if (this.#state !== 'draining') return; // fenced meanwhile
+    this.#state = 'stopped';
+    this.metrics.partitionsOwned.dec();
+    this.#d.registry.dropPartition(this.partition);
+    await this.#lease.release();
+  }
+}

@@ -1,0 +1,74 @@
+/**
+ * The interfaces the runtime talks to. Implementations live in src/nats/ (the only code that imports the
+ * NATS client); tests of pure pieces can use small in-process ones, integration tests use the real ones.
+ */
+
+/** One message from a partition consumer. */
+export interface InboundMessage {
+  readonly seq: number;
+  readonly subject: string;
+  readonly data: Uint8Array;
+  readonly timestampMs: number;
+  /** 1 on first delivery. */
+  readonly deliveryCount: number;
+  header(name: string): string | undefined;
+  ack(): void;
+  nak(delayMs?: number): void;
+  /** Extends the ack deadline while a step is still being worked on. */
+  working(): void;
+}
+
+export interface PartitionConsumer {
+  /** Messages of the partition in stream order, starting after the consumer's ack floor. */
+  messages(): AsyncIterable<InboundMessage>;
+  /** Stops pulling. Messages not yet handed out are not acked and will be redelivered to the next owner. */
+  stop(): Promise<void>;
+}
+
+export interface PartitionSource {
+  /**
+   * Opens a partition for exclusive processing: (re)creates its durable consumer so delivery restarts in
+   * order right after the ack floor (see ARCHITECTURE.md, "ack-floor recovery").
+   */
+  open(partition: number): Promise<PartitionConsumer>;
+}
+
+export interface Versioned<T> {
+  value: T | undefined;
+  /** KV revision; 0 when the key has never been written. */
+  revision: number;
+}
+
+/** Compare-and-set key/value storage. */
+export interface VersionedStore<T> {
+  load(key: string): Promise<Versioned<T>>;
+  /** Writes if the stored revision is still `revision`; returns the new one. Throws FencedError if not. */
+  save(key: string, value: T, revision: number): Promise<number>;
+}
+
+export interface OutboundMessage {
+  subject: string;
+  data: Uint8Array;
+  /** Nats-Msg-Id: deterministic, so a republish lands in the duplicate window. */
+  msgId: string;
+  headers: Record<string, string>;
+}
+
+export interface PublishResult {
+  seq: number;
+  duplicate: boolean;
+}
+
+export interface Publisher {
+  publish(message: OutboundMessage): Promise<PublishResult>;
+}
+
+export interface Clock {
+  now(): number;
+  sleep(ms: number): Promise<void>;
+}
+
+export const systemClock: Clock = {
+  now: () => Date.now(),
+  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+};
