@@ -16,6 +16,7 @@ import type { Logger } from '../obs/logger.js';
 import type { RuntimeMetrics } from '../obs/metrics.js';
 import { backoffDelay } from './backoff.js';
 import type { InFlightGate } from './in-flight.js';
+import type { LeaseStatus } from './partition-lease.js';
 import { deadLetter, effectToMessage } from './outbound.js';
 import type { Clock, InboundMessage, OutboundMessage, Publisher, VersionedStore } from './ports.js';
 
@@ -45,8 +46,8 @@ export interface ActorHost<S, C extends TransitionContext = TransitionContext> {
   readonly log: Logger;
   readonly clock: Clock;
   readonly settings: ActorSettings;
-  /** True while the partition may still process and commit (owned, not fenced, lease valid). */
-  canCommit(): boolean;
+  /** Whether the partition may commit now; `unsure` means wait (lease renewal pending). */
+  ownership(): LeaseStatus;
   context(seq: number, now: number): C;
   /** A batch could not be committed for a reason that stops the partition (fencing). */
   actorFailed(key: string, err: unknown): void;
@@ -253,7 +254,7 @@ export class ActorCell<S, C extends TransitionContext = TransitionContext> {
     const h = this.#host;
     let ambiguous = false;
     for (let attempt = 1; ; attempt++) {
-      if (!h.canCommit()) throw new FencedError(`partition ${h.partition} is no longer owned`);
+      await this.#owned();
       try {
         return await h.store.save(this.key, stored, this.#revision);
       } catch (err) {
@@ -284,14 +285,23 @@ export class ActorCell<S, C extends TransitionContext = TransitionContext> {
   /** Retries an infrastructure step (NATS unavailable, timeouts) in place until it works or the partition goes. */
   async #retrying<T>(stage: string, batch: InboundMessage[], step: () => Promise<T>): Promise<T> {
     for (let attempt = 1; ; attempt++) {
-      if (!this.#host.canCommit())
-        throw new FencedError(`partition ${this.#host.partition} is no longer owned`);
+      await this.#owned();
       try {
         return await step();
       } catch (err) {
         if (err instanceof FencedError) throw err;
         await this.#backoff(stage, attempt, err, batch);
       }
+    }
+  }
+
+  /** Waits while ownership is unsure (late lease renewal); throws once it is lost. */
+  async #owned(): Promise<void> {
+    for (;;) {
+      const status = this.#host.ownership();
+      if (status === 'owned') return;
+      if (status === 'lost' || this.#dead) throw new FencedError(`partition ${this.#host.partition} is no longer owned`);
+      await this.#host.clock.sleep(10);
     }
   }
 

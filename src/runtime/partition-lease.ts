@@ -2,8 +2,9 @@
  * Partition ownership by lease in KV (bucket parley-leases, key partitions.<n>), written with revision
  * compare-and-set. Invariant: at most one process processes a partition at a time, without trusting
  * clocks across machines:
- *   - the holder renews every ttl/3 and considers itself the owner only while its last successful renewal
- *     is younger than ttl/2 (local monotonic time);
+ *   - the holder renews every ttl/4 and commits only while its last successful renewal (timed from when
+ *     the renewal was sent) is younger than ttl/2; past that it is "unsure" and holds its commits until a
+ *     renewal succeeds (a CAS that succeeds proves nobody took the lease meanwhile) or fails (lost);
  *   - a taker that replaces a lease not explicitly released waits a full ttl before touching the
  *     partition, by which time the previous holder has either seen its renewal fail or timed out locally;
  *   - a renewal that loses the CAS means someone took the lease: the holder stops at once.
@@ -31,6 +32,8 @@ export interface PartitionLeaseOptions {
   onLost: (reason: string) => void;
 }
 
+export type LeaseStatus = 'owned' | 'unsure' | 'lost';
+
 export function leaseKey(partition: number): string {
   return `partitions.${partition}`;
 }
@@ -52,9 +55,13 @@ export class PartitionLease {
     return this.#epoch;
   }
 
-  /** True while this process may act as the partition's owner. Cheap: called before every commit. */
-  valid(): boolean {
-    return !this.#lost && this.#o.clock.now() - this.#lastRenewOk < this.#o.ttlMs / 2;
+  /**
+   * Whether this process may commit for the partition now: `owned`, `unsure` (renewals are late: wait for
+   * the next one) or `lost`. Cheap: called before every commit.
+   */
+  status(): LeaseStatus {
+    if (this.#lost) return 'lost';
+    return this.#o.clock.now() - this.#lastRenewOk < this.#o.ttlMs / 2 ? 'owned' : 'unsure';
   }
 
   /**
@@ -68,6 +75,7 @@ export class PartitionLease {
       const current = await store.load(key);
       const previous = current.value;
       const record: LeaseRecord = { owner, epoch: (previous?.epoch ?? 0) + 1, renewedAt: clock.now() };
+      const sentAt = clock.now();
       try {
         this.#revision = await store.save(key, record, current.revision);
       } catch (err) {
@@ -83,13 +91,12 @@ export class PartitionLease {
           'partition lease taken over from another owner; waiting one lease period before processing',
         );
         await clock.sleep(ttlMs);
-        // Renew so the wait did not eat our own validity, and to learn whether someone took it meanwhile.
-        this.#lastRenewOk = clock.now();
-        if (!(await this.#renew()))
-          throw new FencedError(`partition ${partition} lease was taken while waiting`);
+        // Renew to learn whether someone took it while we waited.
+        if (!(await this.#renew())) throw new FencedError(`partition ${partition} lease was taken while waiting`);
+      } else {
+        this.#lastRenewOk = sentAt;
       }
-      this.#lastRenewOk = clock.now();
-      this.#timer = setInterval(() => void this.#renew(), Math.max(100, Math.floor(ttlMs / 3)));
+      this.#timer = setInterval(() => void this.#renew(), Math.max(50, Math.floor(ttlMs / 4)));
       this.#timer.unref();
       return replaced;
     }
@@ -98,11 +105,13 @@ export class PartitionLease {
   async #renew(): Promise<boolean> {
     if (this.#lost || this.#renewing) return !this.#lost;
     this.#renewing = true;
-    const { store, partition, owner, clock, ttlMs, log } = this.#o;
+    const { store, partition, owner, clock, log } = this.#o;
     try {
-      const record: LeaseRecord = { owner, epoch: this.#epoch, renewedAt: clock.now() };
+      const sentAt = clock.now();
+      const record: LeaseRecord = { owner, epoch: this.#epoch, renewedAt: sentAt };
       this.#revision = await store.save(leaseKey(partition), record, this.#revision);
-      this.#lastRenewOk = clock.now();
+      // Timed from the send: the write may have landed right away and a taker's wait started after it.
+      this.#lastRenewOk = Math.max(this.#lastRenewOk, sentAt);
       return true;
     } catch (err) {
       if (err instanceof FencedError) {
@@ -112,13 +121,8 @@ export class PartitionLease {
         );
         return false;
       }
-      if (clock.now() - this.#lastRenewOk >= ttlMs / 2) {
-        this.#lose(
-          `lease could not be renewed for ${ttlMs / 2} ms: ${err instanceof Error ? err.message : err}`,
-        );
-        return false;
-      }
-      log.warn({ partition, err }, 'partition lease renewal failed; will retry');
+      // Not a lost CAS: we may still be the owner. Commits pause ("unsure") until a renewal settles it.
+      log.warn({ partition, err }, 'partition lease renewal failed; commits wait until it succeeds');
       return true;
     } finally {
       this.#renewing = false;

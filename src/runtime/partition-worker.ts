@@ -14,7 +14,7 @@ import type { RuntimeMetrics } from '../obs/metrics.js';
 import { ActorCell, type ActorHost, type ActorSettings, type StoredState } from './actor-cell.js';
 import type { ActorRegistry } from './actor-registry.js';
 import type { InFlightGate } from './in-flight.js';
-import { type LeaseRecord, PartitionLease } from './partition-lease.js';
+import { type LeaseRecord, type LeaseStatus, PartitionLease } from './partition-lease.js';
 import type {
   Clock,
   InboundMessage,
@@ -91,8 +91,9 @@ export class PartitionWorker<S, C extends TransitionContext = TransitionContext>
     return this.#fenceReason;
   }
 
-  canCommit(): boolean {
-    return (this.#state === 'running' || this.#state === 'draining') && this.#lease.valid();
+  ownership(): LeaseStatus {
+    if (this.#state !== 'running' && this.#state !== 'draining') return 'lost';
+    return this.#lease.status();
   }
 
   context(seq: number, now: number): C {

@@ -1,6 +1,9 @@
 /** The explicit list of CLI commands (no directory scanning). */
 import type { Command } from 'commander';
+import { registerDecode } from './decode.js';
+import { registerStart } from './start.js';
+import { registerStreams } from './streams.js';
 
 export type RegisterCommand = (program: Command) => void;
 
-export const commands: RegisterCommand[] = [];
+export const commands: RegisterCommand[] = [registerStart, registerStreams, registerDecode];

@@ -1,0 +1,157 @@
+/**
+ * Composition root: start(config) wires the roles this process runs and returns { stop() }. Owns the
+ * drain order: stop pulling -> finish and ack what is held -> release leases -> drain the NATS
+ * connection -> stop the embedded server. Nothing is acked that was not processed.
+ */
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import type { Registry } from 'prom-client';
+import { conversationActor } from '../actors/index.js';
+import type { ParleyConfig } from './config/schema.js';
+import { parsePartitionSet } from './config/load.js';
+import { connectNats, connectOptionsFrom, type NatsHandles } from './nats/connection.js';
+import { loadDefinitions } from './nats/definitions.js';
+import { embeddedServerOptions, type RunningNatsServer, startNatsServer } from './nats/embedded-server.js';
+import { JetStreamPublisher } from './nats/js-publisher.js';
+import { KvVersionedStore } from './nats/kv-versioned-store.js';
+import { NatsPartitionSource } from './nats/partition-source.js';
+import { applyDefinitions } from './nats/provision.js';
+import { checkServerVersion } from './nats/server-version.js';
+import { createLogger, type Logger } from './obs/logger.js';
+import { createRegistry, createRuntimeMetrics } from './obs/metrics.js';
+import { loadRuleSet } from './rules/rule-set.js';
+import type { StoredState } from './runtime/actor-cell.js';
+import { ActorWorker } from './runtime/actor-worker.js';
+import type { LeaseRecord } from './runtime/partition-lease.js';
+import { systemClock } from './runtime/ports.js';
+import type { ConversationState } from '../actors/conversation/state.js';
+
+export const ROLES = ['actors'] as const;
+export type Role = (typeof ROLES)[number];
+
+export const STATE_BUCKET = 'parley-state';
+export const LEASES_BUCKET = 'parley-leases';
+
+export interface StartOptions {
+  roles?: readonly Role[];
+  logger?: Logger;
+  registry?: Registry;
+  /** Apply streams/ definitions before starting (default true). */
+  provision?: boolean;
+  /** Upper bound for draining held messages on stop, in ms. */
+  drainMs?: number;
+}
+
+export interface Parley {
+  readonly natsUrl: string;
+  readonly owner: string;
+  readonly log: Logger;
+  readonly registry: Registry;
+  readonly actors: ActorWorker<ConversationState> | undefined;
+  stop(): Promise<void>;
+}
+
+export function newOwnerId(): string {
+  return `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
+}
+
+export async function start(config: ParleyConfig, options: StartOptions = {}): Promise<Parley> {
+  const log = options.logger ?? createLogger({ level: config.log.level });
+  const registry = options.registry ?? createRegistry();
+  const roles = new Set(options.roles ?? ROLES);
+  const owner = newOwnerId();
+  const cleanups: Array<() => Promise<void>> = [];
+  const cleanup = async () => {
+    for (const fn of cleanups.reverse()) await fn().catch((err) => log.error({ err }, 'error during shutdown'));
+  };
+
+  try {
+    let server: RunningNatsServer | undefined;
+    let url = config.nats.url;
+    if (!url) {
+      server = await startNatsServer(embeddedServerOptions(config));
+      cleanups.push(() => server!.stop());
+      url = server.url;
+      log.info({ url, serverPid: server.pid, dataDir: config.dataDir }, 'embedded nats-server started');
+    }
+    const handles: NatsHandles = await connectNats(connectOptionsFrom(config, url));
+    cleanups.push(async () => {
+      await handles.nc.drain();
+    });
+    const version = checkServerVersion(handles.nc.info ?? { version: '0.0.0' }, log);
+    log.info({ url, server: version.version, owner, roles: [...roles] }, 'connected to NATS');
+
+    if (options.provision !== false) {
+      const report = await applyDefinitions(handles, loadDefinitions(config.streams), { partitions: config.partitions });
+      for (const c of report.changes) {
+        if (c.action !== 'unchanged') log.info({ kind: c.kind, name: c.name, action: c.action, diff: c.diff }, 'provisioned');
+      }
+    }
+
+    let actors: ActorWorker<ConversationState> | undefined;
+    if (roles.has('actors')) {
+      const rules = loadRuleSet(config.rules);
+      log.info({ version: rules.version, rules: rules.rules.length }, 'rules loaded');
+      const rt = config.runtime;
+      actors = new ActorWorker({
+        partitions: parsePartitionSet(rt.partitions, config.partitions),
+        owner,
+        kind: conversationActor,
+        contextFor: (seq, now) => ({ seq, now, rules }),
+        source: new NatsPartitionSource(handles, {
+          ackWaitMs: rt.ackWaitMs,
+          pullBatch: rt.pullBatch,
+          maxAckPending: rt.maxInFlight,
+        }),
+        store: new KvVersionedStore<StoredState<ConversationState>>(await handles.kvm.open(STATE_BUCKET)),
+        leases: new KvVersionedStore<LeaseRecord>(await handles.kvm.open(LEASES_BUCKET)),
+        publisher: new JetStreamPublisher(handles.js),
+        metrics: createRuntimeMetrics(registry),
+        log,
+        clock: systemClock,
+        settings: rt,
+      });
+      const worker = actors;
+      cleanups.push(() => worker.stop(options.drainMs));
+      await worker.start();
+      log.info({ partitions: worker.status().partitions.length }, 'actors running');
+    }
+
+    let stopped: Promise<void> | undefined;
+    return {
+      natsUrl: url,
+      owner,
+      log,
+      registry,
+      actors,
+      stop: () => {
+        stopped ??= cleanup().then(() => log.info('stopped'));
+        return stopped;
+      },
+    };
+  } catch (err) {
+    await cleanup();
+    throw err;
+  }
+}
+
+/** Runs until SIGINT/SIGTERM, then drains and resolves. A second signal exits at once. */
+export async function runUntilSignal(parley: Parley): Promise<void> {
+  await new Promise<void>((resolve) => {
+    let signalled = false;
+    const onSignal = (signal: NodeJS.Signals) => {
+      if (signalled) {
+        parley.log.warn({ signal }, 'second signal: exiting without draining');
+        process.exit(130);
+      }
+      signalled = true;
+      parley.log.info({ signal }, 'draining');
+      void parley.stop().then(resolve, (err) => {
+        parley.log.error({ err }, 'shutdown failed');
+        resolve();
+      });
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  });
+}

@@ -1,0 +1,335 @@
+/**
+ * Runs a local nats-server as a child process: the embedded server of `parley start` / `parley streams` when no
+ * nats.url is configured, and the per-file server of the integration tests.
+ *
+ * What must stay true: a failed start never leaves a child behind (it is killed before the error is thrown);
+ * `stop()` is idempotent and resolves only after the process has exited (SIGTERM, then SIGKILL after 5 s).
+ * Readiness is the server's own ports file (written once its listener is up, named after its pid, so a different
+ * process holding the port can never pass for it) followed by a successful TCP connect.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import {
+  accessSync,
+  closeSync,
+  constants,
+  fstatSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import { createConnection } from 'node:net';
+import { basename, delimiter, dirname, isAbsolute, join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { ParleyConfig } from '../config/schema.js';
+import { AppError, ConfigError } from '../errors/app-error.js';
+import { renderServerConfig } from './server-config.js';
+
+export interface NatsServerOptions {
+  /** Executable name (looked up on PATH) or path; default "nats-server". */
+  binary?: string;
+  /** Listen address; default 127.0.0.1. */
+  host?: string;
+  /** Client port; -1 picks a free port. */
+  port: number;
+  /** JetStream store directory; created if missing. */
+  storeDir: string;
+  /** Where the rendered configuration is written (parent directories are created). */
+  configPath: string;
+  /** Partition count for the ingest subject mapping. */
+  partitions: number;
+  /** Server output is appended here; without it the last lines are kept in memory for error messages. */
+  logFile?: string;
+  /** Raw configuration appended to the rendered file. */
+  extraConfig?: string;
+  /** How long to wait for the server to accept connections, in ms; default 10000. */
+  startTimeoutMs?: number;
+}
+
+export interface RunningNatsServer {
+  url: string;
+  port: number;
+  pid: number;
+  stop(): Promise<void>;
+}
+
+const STOP_GRACE_MS = 5_000;
+const LOG_TAIL_LINES = 20;
+
+/**
+ * The embedded server of a Parley config (used when nats.url is unset): data under `<dataDir>/nats`, config at
+ * `<dataDir>/nats.conf`, log at `<dataDir>/nats.log`.
+ */
+export function embeddedServerOptions(config: ParleyConfig): NatsServerOptions {
+  const { binary, host, port, storeDir } = config.nats.embedded;
+  return {
+    binary,
+    host,
+    port,
+    storeDir: storeDir ? resolve(config.dataDir, storeDir) : join(config.dataDir, 'nats'),
+    configPath: join(config.dataDir, 'nats.conf'),
+    partitions: config.partitions,
+    logFile: join(config.dataDir, 'nats.log'),
+  };
+}
+
+/** Full path of an executable: `binary` itself when it contains a slash, else the first match on PATH. */
+export function findExecutable(binary: string, searchPath = process.env.PATH ?? ''): string | undefined {
+  const candidates = binary.includes('/')
+    ? [resolve(binary)]
+    : searchPath
+        .split(delimiter)
+        .filter(Boolean)
+        .map((dir) => join(dir, binary));
+  for (const candidate of candidates) {
+    try {
+      accessSync(candidate, constants.X_OK);
+      if (statSync(candidate).isFile()) return candidate;
+    } catch {
+      // not here: try the next directory
+    }
+  }
+  return undefined;
+}
+
+export function missingBinaryError(binary: string): ConfigError {
+  return new ConfigError(`${binary} was not found${binary.includes('/') ? '' : ' on PATH'}`, [
+    {
+      path: 'nats.embedded.binary',
+      message:
+        'install it (Debian/Ubuntu: sudo apt-get install nats-server), or set nats.url (PARLEY_NATS__URL, ' +
+        '--nats-url) to an existing nats-server 2.9+',
+    },
+  ]);
+}
+
+/** Keeps the server's output for error messages: a file (read back from where this run began) or memory. */
+class ServerLog {
+  private readonly fd: number | undefined;
+  private readonly startOffset: number;
+  private readonly lines: string[] = [];
+  private partial = '';
+
+  constructor(private readonly file: string | undefined) {
+    if (file) {
+      mkdirSync(dirname(file), { recursive: true });
+      this.fd = openSync(file, 'a');
+      this.startOffset = fstatSync(this.fd).size;
+    } else {
+      this.startOffset = 0;
+    }
+  }
+
+  /** stdio for spawn: the file, or pipes this object drains. */
+  stdio(): ['ignore', number | 'pipe', number | 'pipe'] {
+    return this.fd === undefined ? ['ignore', 'pipe', 'pipe'] : ['ignore', this.fd, this.fd];
+  }
+
+  attach(child: ChildProcess): void {
+    const keep = (chunk: Buffer) => {
+      const parts = (this.partial + chunk.toString('utf8')).split('\n');
+      this.partial = parts.pop() ?? '';
+      this.lines.push(...parts);
+      if (this.lines.length > LOG_TAIL_LINES) this.lines.splice(0, this.lines.length - LOG_TAIL_LINES);
+    };
+    child.stdout?.on('data', keep);
+    child.stderr?.on('data', keep);
+  }
+
+  tail(): string[] {
+    if (this.fd === undefined || !this.file) {
+      return [...this.lines, ...(this.partial ? [this.partial] : [])].slice(-LOG_TAIL_LINES);
+    }
+    try {
+      const size = fstatSync(this.fd).size;
+      const from = Math.max(this.startOffset, size - 16_384);
+      const buf = Buffer.alloc(size - from);
+      const fd = openSync(this.file, 'r');
+      try {
+        readSync(fd, buf, 0, buf.length, from);
+      } finally {
+        closeSync(fd);
+      }
+      return buf.toString('utf8').split('\n').filter(Boolean).slice(-LOG_TAIL_LINES);
+    } catch {
+      return [];
+    }
+  }
+
+  close(): void {
+    if (this.fd !== undefined) closeSync(this.fd);
+  }
+}
+
+function readPortsFile(path: string): number | undefined {
+  try {
+    const ports = JSON.parse(readFileSync(path, 'utf8')) as { nats?: string[] };
+    const first = ports.nats?.[0];
+    if (!first) return undefined;
+    const port = Number(new URL(first).port);
+    return Number.isInteger(port) && port > 0 ? port : undefined;
+  } catch {
+    return undefined; // not written yet, or written halfway
+  }
+}
+
+function canConnect(host: string, port: number): Promise<boolean> {
+  return new Promise((done) => {
+    const socket = createConnection({ host, port });
+    const finish = (ok: boolean) => {
+      socket.destroy();
+      done(ok);
+    };
+    socket.setTimeout(1_000, () => finish(false));
+    socket.once('connect', () => finish(true));
+    socket.once('error', () => finish(false));
+  });
+}
+
+function clientHost(host: string): string {
+  if (host === '0.0.0.0' || host === '' || host === '::' || host === '[::]') return '127.0.0.1';
+  return host;
+}
+
+function urlFor(host: string, port: number): string {
+  return `nats://${host.includes(':') ? `[${host}]` : host}:${port}`;
+}
+
+/** Writes the configuration, starts nats-server and resolves once it accepts client connections. */
+export async function startNatsServer(opts: NatsServerOptions): Promise<RunningNatsServer> {
+  const binary = opts.binary ?? 'nats-server';
+  const executable = findExecutable(binary);
+  if (!executable) throw missingBinaryError(binary);
+
+  const host = opts.host ?? '127.0.0.1';
+  const configPath = resolve(opts.configPath);
+  const portsFileDir = dirname(configPath);
+  const storeDir = isAbsolute(opts.storeDir) ? opts.storeDir : resolve(opts.storeDir);
+  mkdirSync(portsFileDir, { recursive: true });
+  mkdirSync(storeDir, { recursive: true });
+  writeFileSync(
+    configPath,
+    renderServerConfig({
+      host,
+      port: opts.port,
+      storeDir,
+      partitions: opts.partitions,
+      portsFileDir,
+      extraConfig: opts.extraConfig,
+    }),
+  );
+
+  const log = new ServerLog(opts.logFile);
+  let child: ChildProcess;
+  try {
+    child = spawn(executable, ['-c', configPath], { stdio: log.stdio() });
+  } catch (err) {
+    log.close();
+    throw new AppError(`could not start ${executable}`, { code: 'NATS_SERVER_START_FAILED', cause: err });
+  }
+  log.attach(child);
+
+  let spawnError: Error | undefined;
+  let exitStatus: string | undefined;
+  const exited = new Promise<void>((done) => {
+    child.once('exit', (code, signal) => {
+      exitStatus = signal ? `signal ${signal}` : `code ${code}`;
+      done();
+    });
+    child.once('error', (err) => {
+      spawnError = err;
+      if (child.pid === undefined) {
+        exitStatus = 'spawn failure';
+        done();
+      }
+    });
+  });
+  // A parent that exits without calling stop() must not leave the server running.
+  const killOnExit = () => child.kill('SIGKILL');
+  process.once('exit', killOnExit);
+
+  const portsFile = join(portsFileDir, `${basename(executable)}_${child.pid}.ports`);
+  let stopping: Promise<void> | undefined;
+  const stop = (): Promise<void> => {
+    stopping ??= (async () => {
+      if (exitStatus === undefined) {
+        child.kill('SIGTERM');
+        // Unref'd: the child's own handle keeps the process alive while we wait, and a fast exit must not
+        // leave a 5 s timer holding the event loop.
+        const killed = await Promise.race([
+          exited.then(() => false),
+          sleep(STOP_GRACE_MS, true, { ref: false }),
+        ]);
+        if (killed) {
+          child.kill('SIGKILL');
+          await exited;
+        }
+      }
+      process.removeListener('exit', killOnExit);
+      log.close();
+      rmSync(portsFile, { force: true });
+    })();
+    return stopping;
+  };
+
+  const deadline = Date.now() + (opts.startTimeoutMs ?? 10_000);
+  const connectHost = clientHost(host);
+  let port: number | undefined;
+  try {
+    for (;;) {
+      if (exitStatus !== undefined) {
+        throw startFailure(
+          `${binary} exited (${exitStatus}) before accepting connections`,
+          opts,
+          host,
+          log,
+          spawnError,
+        );
+      }
+      if (Date.now() > deadline) {
+        throw startFailure(
+          `${binary} did not accept connections within ${opts.startTimeoutMs ?? 10_000} ms`,
+          opts,
+          host,
+          log,
+        );
+      }
+      port ??= readPortsFile(portsFile);
+      if (port !== undefined && (await canConnect(connectHost, port))) break;
+      await sleep(50);
+    }
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { url: urlFor(connectHost, port), port, pid: child.pid!, stop };
+}
+
+function startFailure(
+  headline: string,
+  opts: NatsServerOptions,
+  host: string,
+  log: ServerLog,
+  cause?: Error,
+): AppError {
+  const tail = log.tail();
+  const hints: string[] = [];
+  // The adapter is the one place allowed to read the server's own words.
+  if (tail.some((line) => line.includes('address already in use'))) {
+    hints.push(
+      `another process already listens on ${host}:${opts.port} (a running \`parley start\`?): point ` +
+        'nats.url at it, or choose another nats.embedded.port (-1 picks a free one)',
+    );
+  }
+  const where = opts.logFile ? `server log (${opts.logFile})` : 'server output';
+  const message = [
+    headline,
+    ...hints.map((h) => `hint: ${h}`),
+    `config: ${resolve(opts.configPath)}`,
+    tail.length > 0 ? `last lines of the ${where}:\n${tail.map((l) => `  ${l}`).join('\n')}` : `no ${where}`,
+  ].join('\n');
+  return new AppError(message, { code: 'NATS_SERVER_START_FAILED', cause });
+}

@@ -1,0 +1,192 @@
+/**
+ * Helpers to run Parley against a test nats-server: a config for a temp data dir, an in-process instance,
+ * a child process (for kill -9 and SIGTERM tests), event publishing and state reads through the real client.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { Writable } from 'node:stream';
+import type { ConversationState } from '../../actors/conversation/state.js';
+import { loadConfig } from '../../src/config/load.js';
+import type { ParleyConfig } from '../../src/config/schema.js';
+import { decodeMsgpack, encode } from '../../src/envelope/codec.js';
+import type { EventEnvelope } from '../../src/envelope/envelope.js';
+import { eventHeaders, ingestSubject } from '../../src/envelope/event-message.js';
+import { connectNats, type NatsHandles } from '../../src/nats/connection.js';
+import { createLogger, type Logger } from '../../src/obs/logger.js';
+import { type Parley, STATE_BUCKET, start } from '../../src/main.js';
+import type { StoredState } from '../../src/runtime/actor-cell.js';
+import { headers } from '@nats-io/transport-node';
+
+export const ROOT = resolve(import.meta.dirname, '../..');
+export const FIXTURE_RULES = join(ROOT, 'test/fixtures/rules');
+
+type Teardown = { teardown(fn: () => unknown): void };
+
+export function tempDir(t: Teardown, prefix = 'parley-test-'): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** A config pointing at `natsUrl`, with a temp data dir, the fixture rules and short leases. */
+export function testConfig(t: Teardown, natsUrl: string, partitions: number, overrides: Record<string, unknown> = {}): ParleyConfig {
+  const runtime = { leaseTtlMs: 3000, passivateAfterMs: 60_000, ...((overrides.runtime as object) ?? {}) };
+  return loadConfig({
+    env: {},
+    cwd: ROOT,
+    overrides: {
+      dataDir: tempDir(t),
+      nats: { url: natsUrl },
+      partitions,
+      rules: FIXTURE_RULES,
+      log: { level: 'info' },
+      ...overrides,
+      runtime,
+    },
+  }).config;
+}
+
+/** A logger whose lines are kept for assertions. */
+export function captureLogger(): { log: Logger; lines: Array<Record<string, unknown>> } {
+  const lines: Array<Record<string, unknown>> = [];
+  const destination = new Writable({
+    write(chunk, _enc, cb) {
+      for (const line of String(chunk).split('\n')) if (line) lines.push(JSON.parse(line) as Record<string, unknown>);
+      cb();
+    },
+  });
+  return { log: createLogger({ level: 'debug', destination }), lines };
+}
+
+export async function startParley(t: Teardown, config: ParleyConfig, log?: Logger): Promise<Parley> {
+  const parley = await start(config, { logger: log ?? createLogger({ level: 'silent' }), drainMs: 5000 });
+  t.teardown(() => parley.stop());
+  return parley;
+}
+
+export async function connect(t: Teardown, url: string): Promise<NatsHandles> {
+  const handles = await connectNats({ url, reconnect: false, name: 'parley-test' });
+  t.teardown(() => handles.nc.close());
+  return handles;
+}
+
+export function event(tenant: string, conversation: string, n: number, type = 'message.received', extra: Partial<EventEnvelope> = {}): EventEnvelope {
+  return {
+    schema: 1,
+    id: `${conversation}-e${n}`,
+    type,
+    tenant,
+    conversation,
+    occurredAt: new Date(Date.UTC(2026, 0, 1, 0, 0, n)).toISOString(),
+    attributes: { n },
+    ...extra,
+  };
+}
+
+/** Publishes events in the given order (each awaited for its PubAck, all issued without waiting). */
+export async function publishEvents(h: NatsHandles, events: EventEnvelope[], chunk = 2000): Promise<Array<{ seq: number; duplicate: boolean }>> {
+  const out: Array<{ seq: number; duplicate: boolean }> = [];
+  for (let i = 0; i < events.length; i += chunk) {
+    const acks = await Promise.all(
+      events.slice(i, i + chunk).map((e) => {
+        const hdrs = headers();
+        for (const [k, v] of Object.entries(eventHeaders(e))) hdrs.set(k, v);
+        return h.js.publish(ingestSubject(e), encode(e), { msgID: e.id, headers: hdrs });
+      }),
+    );
+    for (const a of acks) out.push({ seq: a.seq, duplicate: a.duplicate });
+  }
+  return out;
+}
+
+export async function readState(h: NatsHandles, tenant: string, conversation: string): Promise<StoredState<ConversationState> | undefined> {
+  const kv = await h.kvm.open(STATE_BUCKET);
+  const entry = await kv.get(`${tenant}.${conversation}`);
+  if (!entry || entry.length === 0) return undefined;
+  return decodeMsgpack(entry.value) as StoredState<ConversationState>;
+}
+
+export async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 30_000, everyMs = 100): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v !== undefined && v !== false) return v;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+/** Messages currently in a stream (optionally only on a subject filter). */
+export async function streamCount(h: NatsHandles, stream: string, subject?: string): Promise<number> {
+  const info = await h.jsm.streams.info(stream, subject ? { subjects_filter: subject } : undefined);
+  if (!subject) return info.state.messages;
+  return Object.values(info.state.subjects ?? {}).reduce((a, b) => a + b, 0);
+}
+
+export interface ChildParley {
+  proc: ChildProcess;
+  lines: string[];
+  waitForLine(pattern: RegExp, timeoutMs?: number): Promise<string>;
+  exited: Promise<number | null>;
+}
+
+/** Runs `parley start` from source in a child process (for kill -9 and signal tests). */
+export function spawnParley(t: Teardown, config: { natsUrl: string; dataDir: string; partitions: number; env?: Record<string, string> }): ChildParley {
+  const proc = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), 'start'], {
+    cwd: ROOT,
+    env: {
+      ...process.env,
+      PARLEY_NATS__URL: config.natsUrl,
+      PARLEY_DATA_DIR: config.dataDir,
+      PARLEY_PARTITIONS: String(config.partitions),
+      PARLEY_RULES: FIXTURE_RULES,
+      PARLEY_RUNTIME__LEASE_TTL_MS: '3000',
+      PARLEY_LOG__LEVEL: 'info',
+      ...config.env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const lines: string[] = [];
+  const listeners = new Set<() => void>();
+  const onData = (buf: Buffer) => {
+    for (const line of buf.toString().split('\n')) if (line) lines.push(line);
+    for (const l of listeners) l();
+  };
+  proc.stdout!.on('data', onData);
+  proc.stderr!.on('data', onData);
+  const exited = new Promise<number | null>((res) => proc.on('exit', (code) => res(code)));
+  t.teardown(() => {
+    if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
+    return exited;
+  });
+  return {
+    proc,
+    lines,
+    exited,
+    waitForLine(pattern, timeoutMs = 30_000) {
+      return new Promise((res, rej) => {
+        const check = () => {
+          const hit = lines.find((l) => pattern.test(l));
+          if (hit) {
+            listeners.delete(check);
+            clearTimeout(timer);
+            res(hit);
+          }
+        };
+        const timer = setTimeout(() => {
+          listeners.delete(check);
+          rej(new Error(`no log line matching ${pattern} within ${timeoutMs} ms; last lines:\n${lines.slice(-15).join('\n')}`));
+        }, timeoutMs);
+        listeners.add(check);
+        check();
+      });
+    },
+  };
+}
