@@ -9,7 +9,7 @@
  * allowDestructive. Only fields written in a definition are compared: the server fills in defaults for the rest.
  * Buckets are real KV buckets (created through Kvm, so `nats kv ls` lists them).
  */
-import { JetStreamApiCodes, JetStreamApiError, type StreamConfig, type StreamInfo } from '@nats-io/jetstream';
+import type { StreamConfig, StreamInfo } from '@nats-io/jetstream';
 import { ConfigError, type Issue } from '../errors/app-error.js';
 import type { NatsHandles } from './connection.js';
 import {
@@ -18,6 +18,7 @@ import {
   type StreamDefinitionConfig,
   toStreamConfig,
 } from './definitions.js';
+import { isStreamNotFound } from './errors.js';
 import { compareVersions, parseServerVersion } from './server-version.js';
 
 export const DEPLOYMENT_BUCKET = 'parley-deployment';
@@ -51,10 +52,6 @@ const RECREATE_FIELDS = ['storage', 'retention', 'max_consumers'] as const;
 const DURATION_FIELDS = new Set(['max_age', 'duplicate_window']);
 /** KV CAS is unsafe on replicated buckets before this version. */
 const KV_CAS_SAFE_REPLICATED = parseServerVersion('2.9.21')!;
-
-function isStreamNotFound(err: unknown): boolean {
-  return err instanceof JetStreamApiError && err.code === JetStreamApiCodes.StreamNotFound;
-}
 
 export function kvStreamName(bucket: string): string {
   return `KV_${bucket}`;
