@@ -6,9 +6,10 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Registry } from 'prom-client';
-import { conversationActor } from '../actors/index.js';
-import type { ParleyConfig } from './config/schema.js';
+import type { ConversationState } from '../actors/conversation/state.js';
+import { conversationActor, passThroughGate } from '../actors/index.js';
 import { parsePartitionSet } from './config/load.js';
+import type { ParleyConfig } from './config/schema.js';
 import { connectNats, connectOptionsFrom, type NatsHandles } from './nats/connection.js';
 import { loadDefinitions } from './nats/definitions.js';
 import { embeddedServerOptions, type RunningNatsServer, startNatsServer } from './nats/embedded-server.js';
@@ -24,7 +25,6 @@ import type { StoredState } from './runtime/actor-cell.js';
 import { ActorWorker } from './runtime/actor-worker.js';
 import type { LeaseRecord } from './runtime/partition-lease.js';
 import { systemClock } from './runtime/ports.js';
-import type { ConversationState } from '../actors/conversation/state.js';
 
 export const ROLES = ['actors'] as const;
 export type Role = (typeof ROLES)[number];
@@ -62,7 +62,8 @@ export async function start(config: ParleyConfig, options: StartOptions = {}): P
   const owner = newOwnerId();
   const cleanups: Array<() => Promise<void>> = [];
   const cleanup = async () => {
-    for (const fn of cleanups.reverse()) await fn().catch((err) => log.error({ err }, 'error during shutdown'));
+    for (const fn of cleanups.reverse())
+      await fn().catch((err) => log.error({ err }, 'error during shutdown'));
   };
 
   try {
@@ -82,9 +83,12 @@ export async function start(config: ParleyConfig, options: StartOptions = {}): P
     log.info({ url, server: version.version, owner, roles: [...roles] }, 'connected to NATS');
 
     if (options.provision !== false) {
-      const report = await applyDefinitions(handles, loadDefinitions(config.streams), { partitions: config.partitions });
+      const report = await applyDefinitions(handles, loadDefinitions(config.streams), {
+        partitions: config.partitions,
+      });
       for (const c of report.changes) {
-        if (c.action !== 'unchanged') log.info({ kind: c.kind, name: c.name, action: c.action, diff: c.diff }, 'provisioned');
+        if (c.action !== 'unchanged')
+          log.info({ kind: c.kind, name: c.name, action: c.action, diff: c.diff }, 'provisioned');
       }
     }
 
@@ -97,7 +101,7 @@ export async function start(config: ParleyConfig, options: StartOptions = {}): P
         partitions: parsePartitionSet(rt.partitions, config.partitions),
         owner,
         kind: conversationActor,
-        contextFor: (seq, now) => ({ seq, now, rules }),
+        contextFor: (seq, now) => ({ seq, now, rules, gate: passThroughGate }),
         source: new NatsPartitionSource(handles, {
           ackWaitMs: rt.ackWaitMs,
           pullBatch: rt.pullBatch,

@@ -3,8 +3,9 @@
  * ask the rule set which actions to take. Pure: the rule set and the time come in through the context.
  */
 import type { EventEnvelope } from '../../src/envelope/envelope.js';
-import type { ActionEffect, Effect } from '../effects.js';
+import type { ActionEffect } from '../effects.js';
 import type { ActorKind, TransitionContext } from '../kind.js';
+import type { SafetyGate } from './gate.js';
 import { type ConversationState, initialConversationState, nextDigest } from './state.js';
 
 /** Decides the actions an event triggers (implemented by the rules engine). */
@@ -15,6 +16,8 @@ export interface Decider {
 
 export interface ConversationContext extends TransitionContext {
   rules: Decider;
+  /** Every proposed action passes through it; default passThroughGate. */
+  gate: SafetyGate;
 }
 
 export const conversationActor: ActorKind<ConversationState, ConversationContext> = {
@@ -28,8 +31,15 @@ export const conversationActor: ActorKind<ConversationState, ConversationContext
       last: { id: event.id, type: event.type, occurredAt: event.occurredAt, seq: ctx.seq },
       digest: nextDigest(state.digest, event.id),
     };
-    const effects: Effect[] = ctx.rules.decide(event, next);
-    next.actions = state.actions + effects.length;
-    return { state: next, effects };
+    const proposals = ctx.rules.decide(event, next);
+    const reviewed = ctx.gate.review({
+      event,
+      state: next,
+      proposals,
+      now: ctx.now,
+      rulesVersion: ctx.rules.version,
+    });
+    const sent = reviewed.effects.filter((e) => e.type === 'action').length;
+    return { state: { ...reviewed.state, actions: state.actions + sent }, effects: reviewed.effects };
   },
 };

@@ -1,0 +1,35 @@
+/**
+ * The seam between deciding and doing: every action a rule or journey proposes passes through one
+ * SafetyGate before it becomes an effect. The gate is pure like the transition (external switches such as
+ * consent or kill switches reach it as snapshots in the context), and it may add effects of its own
+ * (audit records, escalations) and update the conversation's `safety` sub-state.
+ */
+import type { EventEnvelope } from '../../src/envelope/envelope.js';
+import type { ActionEffect, Effect } from '../effects.js';
+import type { ConversationState } from './state.js';
+
+export interface GateInput {
+  event: EventEnvelope;
+  /** The state after the event was applied (counters, profile, journeys). */
+  state: ConversationState;
+  /** What the rules and journeys want to do, in decision order. */
+  proposals: ActionEffect[];
+  /** The event's stream time in ms. */
+  now: number;
+  /** Rule set version the proposals came from, for the audit trail. */
+  rulesVersion: string;
+}
+
+export interface GateResult {
+  state: ConversationState;
+  effects: Effect[];
+}
+
+export interface SafetyGate {
+  review(input: GateInput): GateResult;
+}
+
+/** No safety layer: every proposal goes out as is. */
+export const passThroughGate: SafetyGate = {
+  review: ({ state, proposals }) => ({ state, effects: proposals }),
+};
