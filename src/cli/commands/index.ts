@@ -1,9 +1,10 @@
 /** The explicit list of CLI commands (no directory scanning). */
 import type { Command } from 'commander';
+import { registerBench } from './bench.js';
 import { registerDecode } from './decode.js';
 import { registerStart } from './start.js';
 import { registerStreams } from './streams.js';
 
 export type RegisterCommand = (program: Command) => void;
 
-export const commands: RegisterCommand[] = [registerStart, registerStreams, registerDecode];
+export const commands: RegisterCommand[] = [registerBench, registerStart, registerStreams, registerDecode];
