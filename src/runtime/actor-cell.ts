@@ -16,8 +16,8 @@ import type { Logger } from '../obs/logger.js';
 import type { RuntimeMetrics } from '../obs/metrics.js';
 import { backoffDelay } from './backoff.js';
 import type { InFlightGate } from './in-flight.js';
-import type { LeaseStatus } from './partition-lease.js';
 import { deadLetter, effectToMessage } from './outbound.js';
+import type { LeaseStatus } from './partition-lease.js';
 import type { Clock, InboundMessage, OutboundMessage, Publisher, VersionedStore } from './ports.js';
 
 /** What is stored per conversation: the actor's state and the last stream sequence applied to it. */
@@ -300,7 +300,8 @@ export class ActorCell<S, C extends TransitionContext = TransitionContext> {
     for (;;) {
       const status = this.#host.ownership();
       if (status === 'owned') return;
-      if (status === 'lost' || this.#dead) throw new FencedError(`partition ${this.#host.partition} is no longer owned`);
+      if (status === 'lost' || this.#dead)
+        throw new FencedError(`partition ${this.#host.partition} is no longer owned`);
       await this.#host.clock.sleep(10);
     }
   }

@@ -3,11 +3,12 @@
  * actor emits: `<tenant>.<conversation>.<source seq>.<effect index>` — the same on every redelivery or
  * replay of the source event, so a republish lands in the stream's duplicate window.
  */
-import type { Effect } from '../../actors/effects.js';
+import type { DecisionMeta, Effect } from '../../actors/effects.js';
 import { encode } from '../envelope/codec.js';
 import { type EventEnvelope, SCHEMA_VERSION } from '../envelope/envelope.js';
 import { parseEventSubject } from '../envelope/event-message.js';
 import {
+  CONTENT_TYPE_JSON,
   CONTENT_TYPE_MSGPACK,
   HDR_CONTENT_TYPE,
   HDR_CONVERSATION,
@@ -60,6 +61,8 @@ export interface ActionMessage {
   template: string;
   variables: Record<string, unknown>;
   delayMs?: number;
+  /** Rule set version, A/B variant and journey step behind the action. */
+  decision?: DecisionMeta;
   event: { id: string; type: string; attributes: Record<string, unknown>; seq: number };
   decidedAt: string;
   traceId?: string;
@@ -87,6 +90,7 @@ export function effectToMessage(
         template: effect.template,
         variables: effect.variables,
         ...(effect.delayMs ? { delayMs: effect.delayMs } : {}),
+        ...(effect.decision ? { decision: effect.decision } : {}),
         event: { id: event.id, type: event.type, attributes: event.attributes, seq },
         decidedAt: new Date(now).toISOString(),
         ...(event.traceId ? { traceId: event.traceId } : {}),
@@ -123,9 +127,11 @@ export function effectToMessage(
           id,
           tenant,
           conversation,
+          escalationId: effect.escalationId ?? id,
           reason: effect.reason,
           priority: effect.priority,
           evidence: effect.evidence,
+          ...(effect.suggestedNext ? { suggestedNext: effect.suggestedNext } : {}),
           sourceSeq: seq,
           eventId: event.id,
           at: new Date(now).toISOString(),
@@ -151,7 +157,54 @@ export function effectToMessage(
         headers: headersFor(id, effect.eventType, event, seq),
       };
     }
+    case 'store':
+      return {
+        subject: `$KV.${effect.bucket}.${effect.key}`,
+        data:
+          effect.value === null ? new Uint8Array(0) : new TextEncoder().encode(JSON.stringify(effect.value)),
+        msgId: id,
+        headers: {
+          ...headersFor(id, `store.${effect.bucket}`, event, seq),
+          [HDR_CONTENT_TYPE]: CONTENT_TYPE_JSON,
+          ...(effect.value === null ? { 'KV-Operation': 'DEL' } : {}),
+        },
+      };
+    case 'wake':
+      throw new Error('wake effects are timer-index writes, not messages (see ActorCell)');
   }
+}
+
+/** The event type of a timer wake-up; the conversation actor fires its due timers on it. */
+export const WAKE_EVENT_TYPE = 'timer.wake';
+
+/**
+ * The wake-up event for a conversation whose timer index entry is due. Its ID is derived from the
+ * conversation and the due time, so two publishers (an old and a new owner) land in the duplicate window.
+ */
+export function wakeMessage(tenant: string, conversation: string, due: number): OutboundMessage {
+  const id = `wake.${tenant}.${conversation}.${due}`;
+  const event: EventEnvelope = {
+    schema: SCHEMA_VERSION,
+    id,
+    type: WAKE_EVENT_TYPE,
+    tenant,
+    conversation,
+    occurredAt: new Date(due).toISOString(),
+    attributes: { due },
+  };
+  return {
+    subject: `ingest.${tenant}.${conversation}.${WAKE_EVENT_TYPE}`,
+    data: encode(event),
+    msgId: id,
+    headers: {
+      [HDR_MSG_ID]: id,
+      [HDR_CONTENT_TYPE]: CONTENT_TYPE_MSGPACK,
+      [HDR_TYPE]: WAKE_EVENT_TYPE,
+      [HDR_TENANT]: tenant,
+      [HDR_CONVERSATION]: conversation,
+      [HDR_SCHEMA]: String(SCHEMA_VERSION),
+    },
+  };
 }
 
 /**

@@ -43,7 +43,7 @@ export class PartitionLease {
   #revision = 0;
   #epoch = 0;
   #lastRenewOk = 0;
-  #timer: NodeJS.Timeout | undefined;
+  #stopped = false;
   #lost = false;
   #renewing = false;
 
@@ -92,12 +92,12 @@ export class PartitionLease {
         );
         await clock.sleep(ttlMs);
         // Renew to learn whether someone took it while we waited.
-        if (!(await this.#renew())) throw new FencedError(`partition ${partition} lease was taken while waiting`);
+        if (!(await this.#renew()))
+          throw new FencedError(`partition ${partition} lease was taken while waiting`);
       } else {
         this.#lastRenewOk = sentAt;
       }
-      this.#timer = setInterval(() => void this.#renew(), Math.max(50, Math.floor(ttlMs / 4)));
-      this.#timer.unref();
+      void this.#renewLoop(Math.max(50, Math.floor(ttlMs / 4)));
       return replaced;
     }
   }
@@ -136,9 +136,17 @@ export class PartitionLease {
     this.#o.onLost(reason);
   }
 
+  /** Renews every `everyMs` on the injected clock until the lease is lost or released. */
+  async #renewLoop(everyMs: number): Promise<void> {
+    while (!this.#lost && !this.#stopped) {
+      await this.#o.clock.sleep(everyMs);
+      if (this.#lost || this.#stopped) return;
+      await this.#renew();
+    }
+  }
+
   #stopTimer(): void {
-    if (this.#timer) clearInterval(this.#timer);
-    this.#timer = undefined;
+    this.#stopped = true;
   }
 
   /** Gives the lease up so the next owner need not wait. Only if we still hold it. */
