@@ -31,13 +31,17 @@ export function lineOf(source: YamlSource, path: readonly PropertyKey[]): number
   return undefined;
 }
 
+function located(source: YamlSource, path: readonly PropertyKey[], message: string): Issue {
+  const line = lineOf(source, path);
+  const field = path.map(String).join('.');
+  return { path: `${source.file}${line ? `:${line}` : ''}${field ? ` ${field}` : ''}`, message };
+}
+
+/** zod issues as file:line field messages; an unknown key is reported at its own line. */
 export function zodIssues(source: YamlSource, error: z.ZodError): Issue[] {
-  return error.issues.map((issue) => {
-    const line = lineOf(source, issue.path);
-    const field = issue.path.join('.');
-    return {
-      path: `${source.file}${line ? `:${line}` : ''}${field ? ` ${field}` : ''}`,
-      message: issue.message,
-    };
-  });
+  return error.issues.flatMap((issue) =>
+    issue.code === 'unrecognized_keys'
+      ? issue.keys.map((key) => located(source, [...issue.path, key], `unknown key "${key}"`))
+      : [located(source, issue.path, issue.message)],
+  );
 }
