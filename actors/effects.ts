@@ -13,6 +13,20 @@ export interface ActionEffect {
   variables: Record<string, unknown>;
   /** Defer the send by this many ms (carried to the connector). */
   delayMs?: number;
+  /** Why: the rule set version and the path that decided it (recorded on the action and in AUDIT). */
+  decision?: DecisionMeta;
+}
+
+/** Where a decision came from. Every action the rules engine proposes carries one. */
+export interface DecisionMeta {
+  /** Content hash of the rule set that decided it. */
+  rulesVersion: string;
+  /** A/B variant chosen for this conversation, when the rule has variants. */
+  variant?: string;
+  /** The journey step that decided it, pinned to the journey version the run started on. */
+  journey?: { id: string; version: string; step: string };
+  /** The event that triggered the decision when it is sent later (a delay): id, type, stream sequence. */
+  trigger?: { eventId: string; type: string; seq: number };
 }
 
 /** A decision record for AUDIT (audit.<kind>.<tenant>.<conversation>). */
@@ -28,6 +42,10 @@ export interface EscalateEffect {
   reason: string;
   priority: 'low' | 'normal' | 'high' | 'urgent';
   evidence: Record<string, unknown>;
+  /** Stable escalation ID operators resolve (default: the message ID). */
+  escalationId?: string;
+  /** What a reviewer should do next. */
+  suggestedNext?: string;
 }
 
 /** A derived event back into EVENTS for the same conversation (detector signals, timer firings). */
@@ -37,4 +55,26 @@ export interface EmitEffect {
   attributes: Record<string, unknown>;
 }
 
-export type Effect = ActionEffect | AuditEffect | EscalateEffect | EmitEffect;
+/**
+ * Wake this conversation at `at` (ms, stream time), replacing its previous wake-up; `null` clears it. The
+ * runtime records it in the partition's timer index (KV parley-timers) and, when due, publishes a
+ * `timer.wake` event for the conversation into EVENTS. Not a message: it takes no effect index.
+ */
+export interface WakeEffect {
+  type: 'wake';
+  at: number | null;
+}
+
+/**
+ * Write a JSON record to a KV bucket (a publish to `$KV.<bucket>.<key>`, executed with the other effects and
+ * deduplicated like them); `value: null` deletes the key. For switches that other processes watch (consent,
+ * escalation holds), written by the one actor that owns the conversation.
+ */
+export interface StoreEffect {
+  type: 'store';
+  bucket: string;
+  key: string;
+  value: Record<string, unknown> | null;
+}
+
+export type Effect = ActionEffect | AuditEffect | EscalateEffect | EmitEffect | WakeEffect | StoreEffect;

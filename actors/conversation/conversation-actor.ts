@@ -3,7 +3,7 @@
  * ask the rule set which actions to take. Pure: the rule set and the time come in through the context.
  */
 import type { EventEnvelope } from '../../src/envelope/envelope.js';
-import type { ActionEffect } from '../effects.js';
+import type { ActionEffect, Effect } from '../effects.js';
 import type { ActorKind, TransitionContext } from '../kind.js';
 import type { SafetyGate } from './gate.js';
 import { type ConversationState, initialConversationState, nextDigest } from './state.js';
@@ -12,6 +12,24 @@ import { type ConversationState, initialConversationState, nextDigest } from './
 export interface Decider {
   readonly version: string;
   decide(event: EventEnvelope, state: ConversationState): ActionEffect[];
+  /**
+   * The full evaluation, when the decider has one: besides proposed actions, the state it updates (profile,
+   * journeys, timers) and effects that are not actions (detector signals, journey audit, wake-ups).
+   */
+  evaluate?(event: EventEnvelope, state: ConversationState, ctx: EvaluationContext): Evaluation;
+}
+
+export interface EvaluationContext {
+  seq: number;
+  now: number;
+}
+
+export interface Evaluation {
+  state: ConversationState;
+  /** Actions to propose, in decision order; they pass through the safety gate. */
+  proposals: ActionEffect[];
+  /** Effects that bypass the gate: emit (detector signals), audit (journey path), wake (timers). */
+  effects: Effect[];
 }
 
 export interface ConversationContext extends TransitionContext {
@@ -31,15 +49,18 @@ export const conversationActor: ActorKind<ConversationState, ConversationContext
       last: { id: event.id, type: event.type, occurredAt: event.occurredAt, seq: ctx.seq },
       digest: nextDigest(state.digest, event.id),
     };
-    const proposals = ctx.rules.decide(event, next);
+    const evaluation: Evaluation = ctx.rules.evaluate
+      ? ctx.rules.evaluate(event, next, ctx)
+      : { state: next, proposals: ctx.rules.decide(event, next), effects: [] };
     const reviewed = ctx.gate.review({
       event,
-      state: next,
-      proposals,
+      state: evaluation.state,
+      proposals: evaluation.proposals,
       now: ctx.now,
       rulesVersion: ctx.rules.version,
     });
     const sent = reviewed.effects.filter((e) => e.type === 'action').length;
-    return { state: { ...reviewed.state, actions: state.actions + sent }, effects: reviewed.effects };
+    const effects = evaluation.effects.length > 0 ? [...reviewed.effects, ...evaluation.effects] : reviewed.effects;
+    return { state: { ...reviewed.state, actions: state.actions + sent }, effects };
   },
 };

@@ -1,3 +1,5 @@
+import type { AutomationState, Profile } from './automation.js';
+
 /**
  * The state of one conversation, as stored (msgpack) in the parley-state bucket under <tenant>.<conversation>.
  * Kept small: it is read and written on the hot path.
@@ -18,6 +20,10 @@ export interface ConversationState {
   digest: string;
   /** Actions decided so far. */
   actions: number;
+  /** Profile attributes and derived counters (rules engine). */
+  profile?: Profile;
+  /** Journeys, timers, detector memory (rules engine). */
+  automation?: AutomationState;
 }
 
 export function initialConversationState(tenant: string, conversation: string): ConversationState {

@@ -1,8 +1,13 @@
 /**
  * The `when` filter DSL (JSON-Pointer keys, operator objects as values), compiled once to a predicate.
- *   { "/event/attributes/amount": { gt: 100 }, "/event/type": "message.received" }
- * Operators: eq, neq, gt, lt, contains, in, exists. A bare value means eq. Keys AND; `{}` matches all.
- * Numbers compare as numbers; two ISO-8601 timestamps compare as instants; otherwise strict equality.
+ *   { "/event/attributes/amount": { gt: 100 }, "/segments/vip": true, "/profile/lastInboundAt": { lt: "now-7d" } }
+ * Operators: eq, neq, gt, lt, contains, in, exists; an unknown operator is an error. A bare value means eq.
+ * Keys AND; `{}` matches all. Numbers compare as numbers; two ISO-8601 timestamps compare as instants;
+ * otherwise strict equality. `now`, `now-7d`, `now+1h` are times relative to the evaluation's `now` (the
+ * event's stream time, never the wall clock), so evaluation stays deterministic.
+ *
+ * The document a predicate reads is { event, profile, conversation, now, journey? }; `/segments/<name>`
+ * is not data but the named segment's own predicate over the same document.
  */
 import { z } from 'zod';
 
@@ -10,26 +15,47 @@ const Scalar = z.union([z.string(), z.number(), z.boolean(), z.null()]);
 
 export const ConditionSchema = z
   .object({
-    eq: Scalar.optional(),
-    neq: Scalar.optional(),
-    gt: z.union([z.number(), z.string()]).optional(),
-    lt: z.union([z.number(), z.string()]).optional(),
-    contains: Scalar.optional(),
-    in: z.array(Scalar).optional(),
-    exists: z.boolean().optional(),
+    eq: Scalar.optional().describe('Equal (numbers and ISO times compare by value)'),
+    neq: Scalar.optional().describe('Not equal'),
+    gt: z
+      .union([z.number(), z.string()])
+      .optional()
+      .describe('Greater than: a number, an ISO time or now-7d'),
+    lt: z.union([z.number(), z.string()]).optional().describe('Less than: a number, an ISO time or now-7d'),
+    contains: Scalar.optional().describe('Substring (case-insensitive) of a string, or element of an array'),
+    in: z.array(Scalar).optional().describe('Equal to one of these'),
+    exists: z.boolean().optional().describe('The value is present (not missing, not null)'),
   })
   .strict()
   .refine((c) => Object.keys(c).length > 0, 'a condition needs at least one operator');
 
-export const FilterSchema = z.record(
-  z.string().regex(/^(\/([^/~]|~[01])*)+$/, 'keys are JSON Pointers like /event/attributes/amount'),
-  z.union([ConditionSchema, Scalar]),
-);
+export const POINTER_PATTERN = /^(\/([^/~]|~[01])*)+$/;
+
+export const FilterSchema = z
+  .record(
+    z.string().regex(POINTER_PATTERN, 'keys are JSON Pointers like /event/attributes/amount'),
+    z.union([ConditionSchema, Scalar]),
+  )
+  .describe('JSON-Pointer filter: /event/..., /profile/..., /conversation/..., /segments/<name>; keys AND');
 
 export type Filter = z.infer<typeof FilterSchema>;
 export type Predicate = (doc: unknown) => boolean;
 
-function resolvePointer(doc: unknown, tokens: readonly string[]): unknown {
+export interface FilterOptions {
+  /** Named segments that `/segments/<name>` refers to. */
+  segments?: ReadonlyMap<string, Predicate>;
+}
+
+/** A problem found while compiling a filter; `key` is the pointer at fault. */
+export class FilterError extends Error {
+  readonly key: string;
+  constructor(key: string, message: string) {
+    super(message);
+    this.key = key;
+  }
+}
+
+export function resolvePointer(doc: unknown, tokens: readonly string[]): unknown {
   let node = doc;
   for (const token of tokens) {
     if (node === null || typeof node !== 'object') return undefined;
@@ -38,7 +64,7 @@ function resolvePointer(doc: unknown, tokens: readonly string[]): unknown {
   return node;
 }
 
-function parsePointer(pointer: string): string[] {
+export function parsePointer(pointer: string): string[] {
   return pointer
     .split('/')
     .slice(1)
@@ -46,6 +72,8 @@ function parsePointer(pointer: string): string[] {
 }
 
 const ISO = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$/;
+const RELATIVE = /^now(?:([+-])(\d+)(ms|s|m|h|d|w))?$/;
+const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 } as const;
 
 /** Orders a and b as numbers or as ISO instants; undefined when they are not comparable. */
 function compare(a: unknown, b: unknown): number | undefined {
@@ -54,6 +82,16 @@ function compare(a: unknown, b: unknown): number | undefined {
     const ta = Date.parse(a);
     const tb = Date.parse(b);
     if (!Number.isNaN(ta) && !Number.isNaN(tb)) return ta - tb;
+  }
+  return undefined;
+}
+
+/** A value as an instant in ms: numbers are taken as ms, ISO strings parsed. */
+function instant(v: unknown): number | undefined {
+  if (typeof v === 'number') return v;
+  if (typeof v === 'string' && ISO.test(v)) {
+    const t = Date.parse(v);
+    return Number.isNaN(t) ? undefined : t;
   }
   return undefined;
 }
@@ -71,27 +109,74 @@ function contains(value: unknown, needle: unknown): boolean {
 }
 
 type Condition = z.infer<typeof ConditionSchema>;
+type Check = (v: unknown, doc: unknown) => boolean;
 
-function conditionPredicate(c: Condition): (v: unknown) => boolean {
-  const checks: Array<(v: unknown) => boolean> = [];
-  if ('eq' in c) checks.push((v) => equals(v, c.eq));
-  if ('neq' in c) checks.push((v) => !equals(v, c.neq));
-  if (c.gt !== undefined) checks.push((v) => (compare(v, c.gt) ?? Number.NaN) > 0);
-  if (c.lt !== undefined) checks.push((v) => (compare(v, c.lt) ?? Number.NaN) < 0);
-  if ('contains' in c) checks.push((v) => contains(v, c.contains));
-  if (c.in !== undefined) checks.push((v) => c.in!.some((x) => equals(v, x)));
-  if (c.exists !== undefined) checks.push((v) => (v !== undefined && v !== null) === c.exists);
-  return (v) => checks.every((check) => check(v));
+function nowOf(doc: unknown): number {
+  const now = (doc as { now?: unknown } | null)?.now;
+  return typeof now === 'number' ? now : Number.NaN;
 }
 
-export function compileFilter(filter: Filter): Predicate {
+/** `gt`/`lt` operand: a fixed value, or `now±duration` resolved against the document's now. */
+function orderCheck(operand: number | string, sign: 1 | -1): Check {
+  const rel = typeof operand === 'string' ? RELATIVE.exec(operand) : null;
+  if (rel) {
+    const offset = rel[1] ? (rel[1] === '-' ? -1 : 1) * Number(rel[2]) * UNIT_MS[rel[3] as 'ms'] : 0;
+    return (v, doc) => {
+      const t = instant(v);
+      return t !== undefined && sign * (t - (nowOf(doc) + offset)) > 0;
+    };
+  }
+  return (v) => sign * (compare(v, operand) ?? Number.NaN) > 0;
+}
+
+function conditionPredicate(c: Condition): Check {
+  const checks: Check[] = [];
+  if ('eq' in c) checks.push((v) => equals(v, c.eq));
+  if ('neq' in c) checks.push((v) => !equals(v, c.neq));
+  if (c.gt !== undefined) checks.push(orderCheck(c.gt, 1));
+  if (c.lt !== undefined) checks.push(orderCheck(c.lt, -1));
+  if ('contains' in c) checks.push((v) => contains(v, c.contains));
+  if (c.in !== undefined) {
+    const options = c.in;
+    checks.push((v) => options.some((x) => equals(v, x)));
+  }
+  if (c.exists !== undefined) {
+    const want = c.exists;
+    checks.push((v) => (v !== undefined && v !== null) === want);
+  }
+  if (checks.length === 1) return checks[0]!;
+  return (v, doc) => checks.every((check) => check(v, doc));
+}
+
+const ROOTS = new Set(['event', 'profile', 'conversation', 'segments', 'now', 'journey']);
+
+/**
+ * Compiles a filter. Throws FilterError for a pointer outside the document's roots or an unknown segment
+ * (the rule loader turns it into an issue with file, line and field).
+ */
+export function compileFilter(filter: Filter, options: FilterOptions = {}): Predicate {
   const clauses = Object.entries(filter).map(([pointer, cond]) => {
     const tokens = parsePointer(pointer);
-    const test =
+    if (!ROOTS.has(tokens[0]!))
+      throw new FilterError(pointer, `must start with one of ${[...ROOTS].map((r) => `/${r}`).join(', ')}`);
+    let read: (doc: unknown) => unknown = (doc) => resolvePointer(doc, tokens);
+    if (tokens[0] === 'segments') {
+      const name = tokens[1];
+      const segment = name === undefined ? undefined : options.segments?.get(name);
+      if (!segment || tokens.length !== 2)
+        throw new FilterError(
+          pointer,
+          `unknown segment "${name ?? ''}"${options.segments?.size ? `; defined: ${[...options.segments.keys()].join(', ')}` : ' (no segments are defined)'}`,
+        );
+      read = segment;
+    }
+    const test: Check =
       cond !== null && typeof cond === 'object'
         ? conditionPredicate(cond as Condition)
         : (v: unknown) => equals(v, cond);
-    return (doc: unknown) => test(resolvePointer(doc, tokens));
+    return (doc: unknown) => test(read(doc), doc);
   });
+  if (clauses.length === 0) return () => true;
+  if (clauses.length === 1) return clauses[0]!;
   return (doc) => clauses.every((clause) => clause(doc));
 }

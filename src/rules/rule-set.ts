@@ -1,19 +1,36 @@
 /**
  * Loads rule files, validates them all (every error at once, with file, line and field) and compiles them
- * into a RuleSet: rules indexed by event type, filters compiled to predicates, and a content-derived
- * version recorded on every decision.
+ * into a RuleSet: trigger rules and journey entries indexed by event type, filters and templates compiled,
+ * journeys checked as DAGs, segments, detectors and schedules. The version is a content hash of the
+ * sources and is recorded on every decision. Evaluation itself lives in engine.ts.
  */
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import type { Decider } from '../../actors/conversation/conversation-actor.js';
+import { Cron } from 'croner';
+import type { Decider, Evaluation, EvaluationContext } from '../../actors/conversation/conversation-actor.js';
 import type { ConversationState } from '../../actors/conversation/state.js';
 import type { ActionEffect } from '../../actors/effects.js';
-import { parseYamlSource, zodIssues } from '../config/yaml-source.js';
+import { lineOf, parseYamlSource, type YamlSource, zodIssues } from '../config/yaml-source.js';
 import type { EventEnvelope } from '../envelope/envelope.js';
 import { ConfigError, type Issue } from '../errors/app-error.js';
-import { compileFilter, type Predicate } from './filter.js';
-import { durationMs, type TriggerRule, TriggerRuleSchema } from './schema.js';
+import { type CompiledAction, type CompileIssue, compileActions } from './actions.js';
+import { evaluateEvent } from './engine.js';
+import { compileFilter, type Filter, FilterError, type Predicate, parsePointer } from './filter.js';
+import { type CompiledJourney, compileJourney } from './journey.js';
+import {
+  type Detectors,
+  DetectorsSchema,
+  durationMs,
+  type Journey,
+  JourneySchema,
+  type Schedule,
+  ScheduleSchema,
+  SegmentsSchema,
+  type TriggerRule,
+  TriggerRuleSchema,
+  typesOf,
+} from './schema.js';
 
 export interface RuleSource {
   /** Name shown in errors (a path relative to the rules directory). */
@@ -21,52 +38,95 @@ export interface RuleSource {
   text: string;
 }
 
-interface CompiledRule {
-  rule: TriggerRule;
+export interface CompiledRule {
+  id: string;
+  file: string;
+  tenants?: ReadonlySet<string>;
+  types: string[];
   matches: Predicate;
-  actions: Array<Omit<ActionEffect, 'rule'>>;
+  actions?: CompiledAction[];
+  variants?: Array<{ id: string; weight: number; actions: CompiledAction[] }>;
 }
+
+export interface CompiledDetectors {
+  inactivity: Array<{ id: string; after: string; afterMs: number; resetOn: ReadonlySet<string> }>;
+  spend?: { on: ReadonlySet<string>; amount: string[]; milestones: number[] };
+  failed?: {
+    on: ReadonlySet<string>;
+    threshold: number;
+    window: string;
+    windowMs: number;
+    resetOn: ReadonlySet<string>;
+  };
+}
+
+export interface CompiledSchedule {
+  schedule: Schedule;
+  file: string;
+  segment?: Predicate;
+}
+
+/** Journeys of older rule set versions, by `<id>@<version>`, for runs pinned to them. */
+export type JourneyArchive = Map<string, CompiledJourney>;
 
 export class RuleSet implements Decider {
   readonly version: string;
-  readonly rules: readonly TriggerRule[];
-  readonly #byType: Map<string, CompiledRule[]>;
+  readonly sources: readonly RuleSource[];
+  readonly rules: readonly CompiledRule[];
+  readonly journeys: ReadonlyMap<string, CompiledJourney>;
+  readonly segments: ReadonlyMap<string, Predicate>;
+  readonly detectors: CompiledDetectors;
+  readonly schedules: readonly CompiledSchedule[];
+  readonly archive: JourneyArchive;
+  readonly rulesByType: ReadonlyMap<string, CompiledRule[]>;
+  readonly entriesByType: ReadonlyMap<string, CompiledJourney[]>;
 
-  constructor(rules: TriggerRule[], version: string) {
-    this.rules = rules;
-    this.version = version;
-    this.#byType = new Map();
-    for (const rule of rules) {
-      if (!rule.enabled) continue;
-      const compiled: CompiledRule = {
-        rule,
-        matches: compileFilter(rule.when),
-        actions: rule.do.map((a) => ({
-          type: 'action' as const,
-          channel: a.channel,
-          template: a.template,
-          variables: a.variables,
-          ...(a.delay ? { delayMs: durationMs(a.delay) } : {}),
-        })),
-      };
-      for (const type of Array.isArray(rule.on) ? rule.on : [rule.on]) {
-        const list = this.#byType.get(type) ?? [];
-        list.push(compiled);
-        this.#byType.set(type, list);
-      }
+  constructor(parts: {
+    version: string;
+    sources: RuleSource[];
+    rules: CompiledRule[];
+    journeys: Map<string, CompiledJourney>;
+    segments: Map<string, Predicate>;
+    detectors: CompiledDetectors;
+    schedules: CompiledSchedule[];
+  }) {
+    this.version = parts.version;
+    this.sources = parts.sources;
+    this.rules = parts.rules;
+    this.journeys = parts.journeys;
+    this.segments = parts.segments;
+    this.detectors = parts.detectors;
+    this.schedules = parts.schedules;
+    this.archive = new Map();
+    for (const j of parts.journeys.values()) this.archive.set(`${j.id}@${j.version}`, j);
+    const byType = new Map<string, CompiledRule[]>();
+    for (const r of parts.rules) for (const t of r.types) byType.set(t, [...(byType.get(t) ?? []), r]);
+    this.rulesByType = byType;
+    const entries = new Map<string, CompiledJourney[]>();
+    for (const j of parts.journeys.values())
+      for (const t of j.entryTypes) entries.set(t, [...(entries.get(t) ?? []), j]);
+    this.entriesByType = entries;
+  }
+
+  /** Keeps older versions' journeys available for runs pinned to them (the current ones win). */
+  adoptArchive(older: Iterable<CompiledJourney>): void {
+    for (const j of older) {
+      const key = `${j.id}@${j.version}`;
+      if (!this.archive.has(key)) this.archive.set(key, j);
     }
   }
 
+  /** The journey a run is pinned to: its id at its version. */
+  journeyAt(id: string, version: string): CompiledJourney | undefined {
+    return this.archive.get(`${id}@${version}`);
+  }
+
+  evaluate(event: EventEnvelope, state: ConversationState, ctx: EvaluationContext): Evaluation {
+    return evaluateEvent(this, event, state, ctx);
+  }
+
   decide(event: EventEnvelope, state: ConversationState): ActionEffect[] {
-    const candidates = this.#byType.get(event.type);
-    if (!candidates) return [];
-    const doc = { event, conversation: state };
-    const out: ActionEffect[] = [];
-    for (const c of candidates) {
-      if (!c.matches(doc)) continue;
-      for (const a of c.actions) out.push({ ...a, rule: c.rule.id });
-    }
-    return out;
+    return this.evaluate(event, state, { seq: 0, now: Date.parse(event.occurredAt) }).proposals;
   }
 }
 
@@ -86,35 +146,241 @@ export function readRuleDir(dir: string): RuleSource[] {
   return out;
 }
 
-export function compileRuleSet(sources: RuleSource[]): RuleSet {
-  const issues: Issue[] = [];
-  const rules: TriggerRule[] = [];
-  const seen = new Map<string, string>();
-  for (const src of sources) {
-    const { source, issues: yamlIssues } = parseYamlSource(src.file, src.text);
+export function ruleSetVersion(sources: readonly RuleSource[]): string {
+  const hash = createHash('sha256');
+  for (const s of sources) hash.update(s.file).update('\0').update(s.text).update('\0');
+  return hash.digest('hex').slice(0, 12);
+}
+
+type Parsed =
+  | { kind: 'rule'; src: YamlSource; doc: TriggerRule }
+  | { kind: 'journey'; src: YamlSource; doc: Journey }
+  | { kind: 'segments'; src: YamlSource; doc: { segments: Record<string, Filter> } }
+  | { kind: 'detectors'; src: YamlSource; doc: Detectors }
+  | { kind: 'schedule'; src: YamlSource; doc: Schedule };
+
+const SCHEMAS = {
+  rule: TriggerRuleSchema,
+  journey: JourneySchema,
+  segments: SegmentsSchema,
+  detectors: DetectorsSchema,
+  schedule: ScheduleSchema,
+} as const;
+
+function at(src: YamlSource, path: ReadonlyArray<string | number>, message: string): Issue {
+  const line = lineOf(src, path);
+  const field = path.join('.');
+  return { path: `${src.file}${line ? `:${line}` : ''}${field ? ` ${field}` : ''}`, message };
+}
+
+function filterOrIssue(
+  filter: Filter,
+  segments: ReadonlyMap<string, Predicate>,
+  src: YamlSource,
+  path: Array<string | number>,
+  issues: Issue[],
+): Predicate {
+  try {
+    return compileFilter(filter, { segments });
+  } catch (err) {
+    if (!(err instanceof FilterError)) throw err;
+    issues.push(at(src, [...path, err.key], err.message));
+    return () => false;
+  }
+}
+
+function validTimeZone(tz: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function parseSources(sources: RuleSource[], issues: Issue[]): Parsed[] {
+  const parsed: Parsed[] = [];
+  for (const s of sources) {
+    const { source, issues: yamlIssues } = parseYamlSource(s.file, s.text);
     if (yamlIssues.length > 0) {
       issues.push(...yamlIssues);
       continue;
     }
-    const result = TriggerRuleSchema.safeParse(source.doc.toJS());
+    const raw = source.doc.toJS() as unknown;
+    if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+      issues.push({
+        path: s.file,
+        message: 'a rule file holds one mapping (a rule, journey, segments, detectors or schedule)',
+      });
+      continue;
+    }
+    const kind = ((raw as { kind?: unknown }).kind ?? 'rule') as string;
+    if (!(kind in SCHEMAS)) {
+      issues.push(at(source, ['kind'], `unknown kind "${kind}"; one of ${Object.keys(SCHEMAS).join(', ')}`));
+      continue;
+    }
+    const result = SCHEMAS[kind as keyof typeof SCHEMAS].safeParse(raw);
     if (!result.success) {
       issues.push(...zodIssues(source, result.error));
       continue;
     }
-    const previous = seen.get(result.data.id);
-    if (previous)
-      issues.push({
-        path: `${src.file} id`,
-        message: `rule id "${result.data.id}" is also defined in ${previous}`,
+    parsed.push({ kind, src: source, doc: result.data } as Parsed);
+  }
+  return parsed;
+}
+
+function compileSegments(parsed: Parsed[], issues: Issue[]): Map<string, Predicate> {
+  const segments = new Map<string, Predicate>();
+  for (const p of parsed) {
+    if (p.kind !== 'segments') continue;
+    for (const [name, filter] of Object.entries(p.doc.segments)) {
+      if (segments.has(name)) {
+        issues.push(at(p.src, ['segments', name], `segment "${name}" is defined twice`));
+        continue;
+      }
+      segments.set(name, filterOrIssue(filter, segments, p.src, ['segments', name], issues));
+    }
+  }
+  return segments;
+}
+
+function compileDetectors(parsed: Parsed[], issues: Issue[]): CompiledDetectors {
+  const out: CompiledDetectors = { inactivity: [] };
+  let seen: YamlSource | undefined;
+  for (const p of parsed) {
+    if (p.kind !== 'detectors') continue;
+    if (seen) {
+      issues.push(at(p.src, ['kind'], `detectors are configured once; also in ${seen.file}`));
+      continue;
+    }
+    seen = p.src;
+    const d = p.doc;
+    const ids = new Set<string>();
+    for (const [i, x] of d.inactivity.entries()) {
+      if (ids.has(x.id))
+        issues.push(at(p.src, ['inactivity', i, 'id'], `detector "${x.id}" is defined twice`));
+      ids.add(x.id);
+      out.inactivity.push({
+        id: x.id,
+        after: x.after,
+        afterMs: durationMs(x.after),
+        resetOn: new Set(typesOf(x.reset_on)),
       });
-    seen.set(result.data.id, src.file);
-    rules.push(result.data);
+    }
+    if (d.spend)
+      out.spend = {
+        on: new Set(typesOf(d.spend.on)),
+        amount: parsePointer(d.spend.amount),
+        milestones: [...d.spend.milestones].sort((a, b) => a - b),
+      };
+    if (d.failed_conversion)
+      out.failed = {
+        on: new Set(typesOf(d.failed_conversion.on)),
+        threshold: d.failed_conversion.threshold,
+        window: d.failed_conversion.window,
+        windowMs: durationMs(d.failed_conversion.window),
+        resetOn: new Set(typesOf(d.failed_conversion.reset_on)),
+      };
+  }
+  return out;
+}
+
+function compileRule(
+  p: Extract<Parsed, { kind: 'rule' }>,
+  segments: Map<string, Predicate>,
+  issues: Issue[],
+): CompiledRule {
+  const r = p.doc;
+  const compileIssues: CompileIssue[] = [];
+  const rule: CompiledRule = {
+    id: r.id,
+    file: p.src.file,
+    tenants: r.tenants ? new Set(r.tenants) : undefined,
+    types: typesOf(r.on),
+    matches: filterOrIssue(r.when, segments, p.src, ['when'], issues),
+    actions: r.do ? compileActions(r.do, ['do'], compileIssues) : undefined,
+    variants: r.variants?.map((v, i) => ({
+      id: v.id,
+      weight: v.weight,
+      actions: compileActions(v.do, ['variants', i, 'do'], compileIssues),
+    })),
+  };
+  for (const c of compileIssues) issues.push(at(p.src, c.path, c.message));
+  return rule;
+}
+
+function compileSchedule(
+  p: Extract<Parsed, { kind: 'schedule' }>,
+  segments: Map<string, Predicate>,
+  issues: Issue[],
+): CompiledSchedule {
+  const s = p.doc;
+  if (s.timezone !== undefined && !validTimeZone(s.timezone))
+    issues.push(
+      at(p.src, ['timezone'], `unknown time zone "${s.timezone}" (use an IANA name like Europe/Paris)`),
+    );
+  try {
+    new Cron(s.cron, {
+      paused: true,
+      timezone: s.timezone && validTimeZone(s.timezone) ? s.timezone : undefined,
+    });
+  } catch (err) {
+    issues.push(
+      at(p.src, ['cron'], `invalid cron expression: ${err instanceof Error ? err.message : String(err)}`),
+    );
+  }
+  let segment: Predicate | undefined;
+  if (s.segment !== undefined) {
+    segment = segments.get(s.segment);
+    if (!segment) issues.push(at(p.src, ['segment'], `unknown segment "${s.segment}"`));
+  }
+  return { schedule: s, file: p.src.file, segment };
+}
+
+/** Compiles sources into a RuleSet; throws one ConfigError listing every issue (file:line field: message). */
+export function compileRuleSet(sources: RuleSource[]): RuleSet {
+  const issues: Issue[] = [];
+  const parsed = parseSources(sources, issues);
+  const segments = compileSegments(parsed, issues);
+  const detectors = compileDetectors(parsed, issues);
+  const rules: CompiledRule[] = [];
+  const journeys = new Map<string, CompiledJourney>();
+  const schedules: CompiledSchedule[] = [];
+  const ids = new Map<string, string>();
+  const claim = (p: Parsed, kind: string, id: string) => {
+    const key = `${kind}:${id}`;
+    const previous = ids.get(key);
+    if (previous) issues.push(at(p.src, ['id'], `${kind} id "${id}" is also defined in ${previous}`));
+    ids.set(key, p.src.file);
+  };
+  for (const p of parsed) {
+    if (p.kind === 'rule') {
+      claim(p, 'rule', p.doc.id);
+      const rule = compileRule(p, segments, issues);
+      if (p.doc.enabled) rules.push(rule);
+    } else if (p.kind === 'journey') {
+      claim(p, 'journey', p.doc.id);
+      const compileIssues: CompileIssue[] = [];
+      const journey = compileJourney(p.doc, { segments }, compileIssues);
+      for (const c of compileIssues) issues.push(at(p.src, c.path, c.message));
+      if (journey && p.doc.enabled) journeys.set(journey.id, journey);
+    } else if (p.kind === 'schedule') {
+      claim(p, 'schedule', p.doc.id);
+      const schedule = compileSchedule(p, segments, issues);
+      if (p.doc.enabled) schedules.push(schedule);
+    }
   }
   if (issues.length > 0)
     throw new ConfigError(`invalid rules (${issues.length} issue${issues.length > 1 ? 's' : ''})`, issues);
-  const hash = createHash('sha256');
-  for (const s of sources) hash.update(s.file).update('\0').update(s.text).update('\0');
-  return new RuleSet(rules, hash.digest('hex').slice(0, 12));
+  return new RuleSet({
+    version: ruleSetVersion(sources),
+    sources,
+    rules,
+    journeys,
+    segments,
+    detectors,
+    schedules,
+  });
 }
 
 export function loadRuleSet(dir: string): RuleSet {

@@ -51,6 +51,17 @@ export interface ActorHost<S, C extends TransitionContext = TransitionContext> {
   context(seq: number, now: number): C;
   /** A batch could not be committed for a reason that stops the partition (fencing). */
   actorFailed(key: string, err: unknown): void;
+  /** Durable wake-ups (timers); absent when the actor kind never asks for one. */
+  readonly wakes?: WakeScheduler;
+}
+
+/**
+ * Where `wake` effects go: the partition's timer index (durable, written before the state commit so a
+ * crash can never leave a committed timer unindexed) and the in-memory schedule (after the commit).
+ */
+export interface WakeScheduler {
+  record(key: string, at: number | null): Promise<void>;
+  scheduled(key: string, at: number | null): void;
 }
 
 export class ActorCell<S, C extends TransitionContext = TransitionContext> {
@@ -158,6 +169,7 @@ export class ActorCell<S, C extends TransitionContext = TransitionContext> {
     let duplicates = 0;
     let deadLettered = 0;
     let retry: { from: number; attempts: number; err: unknown } | undefined;
+    let wake: number | null | undefined;
 
     for (let i = 0; i < batch.length; i++) {
       const msg = batch[i]!;
@@ -203,14 +215,16 @@ export class ActorCell<S, C extends TransitionContext = TransitionContext> {
       }
       this.#attempts.delete(msg.seq);
       for (let e = 0; e < result.effects.length; e++) {
-        out.push(effectToMessage(result.effects[e]!, event, msg.seq, e, msg.timestampMs));
+        const effect = result.effects[e]!;
+        if (effect.type === 'wake') wake = effect.at;
+        else out.push(effectToMessage(effect, event, msg.seq, e, msg.timestampMs));
       }
       stored = { seq: msg.seq, state: result.state };
       applied++;
       done.push(msg);
     }
 
-    if (applied + deadLettered > 0 || out.length > 0) await this.#commit(out, stored, batch);
+    if (applied + deadLettered > 0 || out.length > 0) await this.#commit(out, stored, batch, wake);
     for (const msg of done) msg.ack();
     h.gate.release(done.length);
     if (applied) h.metrics.eventsTotal.inc({ outcome: 'applied' }, applied);
@@ -238,14 +252,22 @@ export class ActorCell<S, C extends TransitionContext = TransitionContext> {
     }
   }
 
-  async #commit(out: OutboundMessage[], stored: StoredState<S>, batch: InboundMessage[]): Promise<void> {
+  async #commit(
+    out: OutboundMessage[],
+    stored: StoredState<S>,
+    batch: InboundMessage[],
+    wake?: number | null,
+  ): Promise<void> {
     const h = this.#host;
     const started = performance.now();
     if (out.length > 0) {
       await this.#retrying('commit', batch, () => Promise.all(out.map((m) => h.publisher.publish(m))));
       for (const m of out) h.metrics.effectsTotal.inc({ type: m.subject.slice(0, m.subject.indexOf('.')) });
     }
+    const wakes = wake === undefined ? undefined : h.wakes;
+    if (wakes) await this.#retrying('timers', batch, () => wakes.record(this.key, wake!));
     this.#revision = await this.#save(stored, batch);
+    wakes?.scheduled(this.key, wake!);
     this.#stored = stored;
     h.metrics.commitSeconds.observe((performance.now() - started) / 1000);
   }

@@ -11,6 +11,7 @@ import { InFlightGate } from './in-flight.js';
 import type { LeaseRecord } from './partition-lease.js';
 import { type PartitionState, PartitionWorker } from './partition-worker.js';
 import type { Clock, PartitionSource, Publisher, VersionedStore } from './ports.js';
+import type { TimerWheel } from './timer-wheel.js';
 
 export interface ActorWorkerOptions<S, C extends TransitionContext> {
   partitions: number[];
@@ -24,6 +25,8 @@ export interface ActorWorkerOptions<S, C extends TransitionContext> {
   metrics: RuntimeMetrics;
   log: Logger;
   clock: Clock;
+  /** Durable timers (wake-ups); without it `wake` effects are ignored. */
+  timers?: TimerWheel;
   settings: ActorSettings & {
     maxInFlight: number;
     maxActors: number;
@@ -74,6 +77,7 @@ export class ActorWorker<S, C extends TransitionContext = TransitionContext> {
           log: options.log.child({ role: 'actors' }),
           clock,
           settings,
+          timers: options.timers,
         }),
     );
   }
@@ -86,6 +90,7 @@ export class ActorWorker<S, C extends TransitionContext = TransitionContext> {
       this.#o.metrics.inFlight.set(this.#gate.count);
     }, 1000);
     this.#sweep.unref();
+    this.#o.timers?.start();
     const results = await Promise.allSettled(this.#partitions.map((p) => p.start()));
     const failed = results.flatMap((r, i) =>
       r.status === 'rejected'
@@ -102,6 +107,7 @@ export class ActorWorker<S, C extends TransitionContext = TransitionContext> {
   /** Drains every partition: stop pulling, finish and ack what is held, release leases. */
   async stop(drainMs = 10_000): Promise<void> {
     await Promise.all(this.#partitions.map((p) => p.stop(drainMs)));
+    this.#o.timers?.stop();
     if (this.#sweep) clearInterval(this.#sweep);
     this.#sweep = undefined;
   }

@@ -11,7 +11,13 @@ import { parseEventSubject } from '../envelope/event-message.js';
 import { errorMessage, FencedError } from '../errors/app-error.js';
 import type { Logger } from '../obs/logger.js';
 import type { RuntimeMetrics } from '../obs/metrics.js';
-import { ActorCell, type ActorHost, type ActorSettings, type StoredState } from './actor-cell.js';
+import {
+  ActorCell,
+  type ActorHost,
+  type ActorSettings,
+  type StoredState,
+  type WakeScheduler,
+} from './actor-cell.js';
 import type { ActorRegistry } from './actor-registry.js';
 import type { InFlightGate } from './in-flight.js';
 import { type LeaseRecord, type LeaseStatus, PartitionLease } from './partition-lease.js';
@@ -23,6 +29,7 @@ import type {
   Publisher,
   VersionedStore,
 } from './ports.js';
+import type { TimerWheel } from './timer-wheel.js';
 
 export type PartitionState = 'idle' | 'starting' | 'running' | 'draining' | 'stopped' | 'fenced';
 
@@ -42,6 +49,8 @@ export interface PartitionWorkerDeps<S, C extends TransitionContext> {
   log: Logger;
   clock: Clock;
   settings: ActorSettings;
+  /** Durable timers: the partition's wake-ups are reloaded from the index on every acquisition. */
+  timers?: TimerWheel;
 }
 
 export class PartitionWorker<S, C extends TransitionContext = TransitionContext> implements ActorHost<S, C> {
@@ -54,6 +63,7 @@ export class PartitionWorker<S, C extends TransitionContext = TransitionContext>
   readonly log: Logger;
   readonly clock: Clock;
   readonly settings: ActorSettings;
+  readonly wakes?: WakeScheduler;
   readonly #d: PartitionWorkerDeps<S, C>;
   readonly #lease: PartitionLease;
   #state: PartitionState = 'idle';
@@ -72,6 +82,7 @@ export class PartitionWorker<S, C extends TransitionContext = TransitionContext>
     this.log = deps.log;
     this.clock = deps.clock;
     this.settings = deps.settings;
+    this.wakes = deps.timers?.forPartition(deps.partition, () => this.ownership() === 'owned');
     this.#lease = new PartitionLease({
       store: deps.leases,
       partition: deps.partition,
@@ -126,10 +137,15 @@ export class PartitionWorker<S, C extends TransitionContext = TransitionContext>
       await this.#consumer.stop();
       return;
     }
+    const timers = this.#d.timers ? await this.#d.timers.load(this.partition) : 0;
+    if (this.#state !== 'starting') {
+      await this.#consumer.stop();
+      return;
+    }
     this.#state = 'running';
     this.metrics.partitionsOwned.inc();
     this.log.info(
-      { partition: this.partition, epoch: this.#lease.epoch, previousOwner: previous },
+      { partition: this.partition, epoch: this.#lease.epoch, previousOwner: previous, timers },
       'partition acquired',
     );
     this.#loop = this.#pull(this.#consumer);
@@ -179,6 +195,7 @@ export class PartitionWorker<S, C extends TransitionContext = TransitionContext>
     );
     void this.#consumer?.stop();
     this.#d.registry.dropPartition(this.partition);
+    this.#d.timers?.drop(this.partition);
   }
 
   /**
@@ -199,6 +216,7 @@ export class PartitionWorker<S, C extends TransitionContext = TransitionContext>
     this.#state = 'stopped';
     this.metrics.partitionsOwned.dec();
     this.#d.registry.dropPartition(this.partition);
+    this.#d.timers?.drop(this.partition);
     await this.#lease.release();
   }
 }

@@ -69,6 +69,7 @@ t.test('definitions - the shipped streams/ directory loads with the agreed setti
     'parley-leases',
     'parley-rules',
     'parley-state',
+    'parley-timers',
     'parley-tokens',
   ]);
   const buckets = new Map(defs.buckets.map((b) => [b.bucket, b]));
