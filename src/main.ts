@@ -10,6 +10,11 @@ import type { ConversationState } from '../actors/conversation/state.js';
 import { conversationActor, passThroughGate } from '../actors/index.js';
 import { parsePartitionSet } from './config/load.js';
 import type { ParleyConfig } from './config/schema.js';
+import type { ExecutionRecord } from './connectors/executions.js';
+import { allowAllGate, type PreSendGate } from './connectors/pre-send-gate.js';
+import { type Connectors, startConnectors } from './connectors/start-connectors.js';
+import type { BucketState } from './connectors/token-buckets.js';
+import { NatsActionSource } from './nats/action-source.js';
 import { connectNats, connectOptionsFrom, type NatsHandles } from './nats/connection.js';
 import { loadDefinitions } from './nats/definitions.js';
 import { embeddedServerOptions, type RunningNatsServer, startNatsServer } from './nats/embedded-server.js';
@@ -25,12 +30,15 @@ import type { StoredState } from './runtime/actor-cell.js';
 import { ActorWorker } from './runtime/actor-worker.js';
 import type { LeaseRecord } from './runtime/partition-lease.js';
 import { systemClock } from './runtime/ports.js';
+import { SimPlatform } from './sim/sim-platform.js';
 
-export const ROLES = ['actors'] as const;
+export const ROLES = ['actors', 'connectors'] as const;
 export type Role = (typeof ROLES)[number];
 
 export const STATE_BUCKET = 'parley-state';
 export const LEASES_BUCKET = 'parley-leases';
+export const TOKENS_BUCKET = 'parley-tokens';
+export const EXECUTIONS_BUCKET = 'parley-executions';
 
 export interface StartOptions {
   roles?: readonly Role[];
@@ -40,6 +48,8 @@ export interface StartOptions {
   provision?: boolean;
   /** Upper bound for draining held messages on stop, in ms. */
   drainMs?: number;
+  /** Checked by the connectors right before every send; default allows everything. */
+  preSendGate?: PreSendGate;
 }
 
 export interface Parley {
@@ -48,6 +58,9 @@ export interface Parley {
   readonly log: Logger;
   readonly registry: Registry;
   readonly actors: ActorWorker<ConversationState> | undefined;
+  readonly connectors: Connectors | undefined;
+  /** The in-process simulated platform (simPlatform.enabled), if running. */
+  readonly simPlatform: SimPlatform | undefined;
   stop(): Promise<void>;
 }
 
@@ -121,6 +134,39 @@ export async function start(config: ParleyConfig, options: StartOptions = {}): P
       log.info({ partitions: worker.status().partitions.length }, 'actors running');
     }
 
+    let connectors: Connectors | undefined;
+    let simPlatform: SimPlatform | undefined;
+    if (roles.has('connectors')) {
+      const sim = config.simPlatform;
+      if (sim.enabled) {
+        const platform = new SimPlatform({ ...sim, log: log.child({ component: 'sim-platform' }) });
+        const simUrl = await platform.start();
+        simPlatform = platform;
+        cleanups.push(() => platform.stop());
+        log.info({ url: simUrl }, 'sim platform listening');
+      }
+      const cs = config.connectors;
+      const running = await startConnectors({
+        config,
+        owner,
+        source: new NatsActionSource(handles, {
+          ackWaitMs: cs.ackWaitMs,
+          maxAckPending: cs.maxInFlight,
+          pullBatch: cs.pullBatch,
+        }),
+        tokenStore: new KvVersionedStore<BucketState>(await handles.kvm.open(TOKENS_BUCKET)),
+        executionStore: new KvVersionedStore<ExecutionRecord>(await handles.kvm.open(EXECUTIONS_BUCKET)),
+        publisher: new JetStreamPublisher(handles.js),
+        gate: options.preSendGate ?? allowAllGate,
+        registry,
+        log,
+        clock: systemClock,
+      });
+      connectors = running;
+      cleanups.push(() => running.stop(options.drainMs));
+      log.info({ channels: running.channels }, 'connectors running');
+    }
+
     let stopped: Promise<void> | undefined;
     return {
       natsUrl: url,
@@ -128,6 +174,8 @@ export async function start(config: ParleyConfig, options: StartOptions = {}): P
       log,
       registry,
       actors,
+      connectors,
+      simPlatform,
       stop: () => {
         stopped ??= cleanup().then(() => log.info('stopped'));
         return stopped;

@@ -3,6 +3,7 @@
  * loudly. `ParleyOptions` is what a user writes (all optional); `ParleyConfig` is the parsed, defaulted form.
  */
 import { z } from 'zod';
+import { ChannelsSchema, ConnectorsSchema, SimPlatformSchema } from './connectors-schema.js';
 
 const token = /^[A-Za-z0-9_-]+$/;
 
@@ -103,17 +104,6 @@ export const RuntimeSchema = z
   })
   .strict();
 
-export const ChannelSchema = z
-  .object({
-    url: z.string().optional(),
-    secret: z.string().optional(),
-    rate: z
-      .object({ perSecond: z.number().positive(), burst: z.number().int().positive().optional() })
-      .strict()
-      .optional(),
-  })
-  .passthrough();
-
 export const TenantSchema = z
   .object({
     auth: z
@@ -126,7 +116,7 @@ export const TenantSchema = z
       .strict()
       .default({ tokens: [] }),
     timeZone: z.string().default('UTC').describe('IANA time zone for schedules and defaults'),
-    channels: z.record(z.string(), ChannelSchema).default({}),
+    channels: ChannelsSchema.default({}),
   })
   .strict();
 
@@ -151,6 +141,12 @@ export const ParleySchema = z
       .strict()
       .default({ level: 'info' }),
     runtime: RuntimeSchema.default(RuntimeSchema.parse({})),
+    connectors: ConnectorsSchema.default(ConnectorsSchema.parse({})).describe(
+      'Connector runner: in-flight bound, retries, timeouts, token leases (see docs/connectors.md)',
+    ),
+    simPlatform: SimPlatformSchema.default(SimPlatformSchema.parse({})).describe(
+      'Simulated social platform and webhook receiver for demos and tests (parley sim-platform)',
+    ),
     tenants: z
       .record(z.string().regex(token, 'tenant ids use letters, digits, - and _'), TenantSchema)
       .default({}),

@@ -1,0 +1,446 @@
+/**
+ * One action, start to finish: validate -> due time -> pre-send gate -> rate-limit token -> execution
+ * claim -> send (with timeout) -> record -> outcome. Returns what to do with the message as a value
+ * (ack, or nak with a delay that may hold the conversation); the runner applies it. Every decision about
+ * an action's fate is taken (and logged once) here.
+ *
+ * What must stay true: nothing is sent without a fresh claim on its execution record; a record found
+ * `sent` is acked without sending; a stale claim on a channel that cannot reconcile is dead-lettered as
+ * ambiguous, never resent; outcome and dead-letter messages carry IDs derived from the action ID.
+ */
+import { HDR_CONTENT_TYPE } from '../envelope/headers.js';
+import { FencedError, RetryableError } from '../errors/app-error.js';
+import type { Logger } from '../obs/logger.js';
+import type { ActionMessage } from '../runtime/outbound.js';
+import type { Clock, InboundMessage, OutboundMessage, Publisher } from '../runtime/ports.js';
+import { dueAt, parseAction, parseActionSubject } from './action.js';
+import type { ChannelAdapter, DeliveryEnvelope, SendContext, SendResult } from './channel.js';
+import type { ConnectorMetrics } from './connector-metrics.js';
+import type { ExecutionRecord, ExecutionStore } from './executions.js';
+import {
+  actionDeadLetter,
+  auditRecord,
+  HDR_REDRIVE,
+  type Outcome,
+  outcomeEvent,
+  undecodableDeadLetter,
+} from './messages.js';
+import type { PreSendGate } from './pre-send-gate.js';
+import { decideRetry, type RetrySettings } from './retry-policy.js';
+import type { Rate, TokenBuckets } from './token-buckets.js';
+
+export type Disposition = { type: 'ack' } | { type: 'nak'; delayMs: number; hold: boolean };
+
+/** The per-tenant settings every channel config has. */
+export interface ChannelSettings {
+  rate?: Rate;
+  account?: string;
+  timeoutMs?: number;
+}
+
+export type CrashPoint = 'claimed' | 'sent' | 'recorded';
+
+export interface ExecutorSettings extends RetrySettings {
+  sendTimeoutMs: number;
+  maxDeliveries: number;
+  maxThrottleWaitMs: number;
+}
+
+export interface ActionExecutorDeps {
+  channel: string;
+  adapter: ChannelAdapter<unknown>;
+  configFor(tenant: string): ChannelSettings | undefined;
+  gate: PreSendGate;
+  tokens: TokenBuckets;
+  executions: ExecutionStore;
+  publisher: Publisher;
+  metrics: ConnectorMetrics;
+  log: Logger;
+  clock: Clock;
+  owner: string;
+  settings: ExecutorSettings;
+  /** Test hook: called at each crash point (see connectors.crashAt). */
+  crashPoint?: (point: CrashPoint) => void;
+}
+
+const ACK: Disposition = Object.freeze({ type: 'ack' });
+
+interface Held {
+  revision: number;
+  record: ExecutionRecord;
+}
+
+/** Runs `fn` with an abort signal fired after `timeoutMs`; rejects with a retryable timeout either way. */
+async function withTimeout<T>(timeoutMs: number, fn: (ctx: SendContext) => Promise<T>): Promise<T> {
+  const controller = new AbortController();
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      controller.abort();
+      reject(new RetryableError(`no answer within ${timeoutMs} ms`, { code: 'SEND_TIMEOUT' }));
+    }, timeoutMs);
+  });
+  try {
+    return await Promise.race([fn({ signal: controller.signal, timeoutMs }), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export class ActionExecutor {
+  readonly #d: ActionExecutorDeps;
+  readonly #channel: string;
+
+  constructor(deps: ActionExecutorDeps) {
+    this.#d = deps;
+    this.#channel = deps.channel;
+  }
+
+  #count(result: string): void {
+    this.#d.metrics.actionsTotal.inc({ channel: this.#channel, result });
+  }
+
+  async #publish(messages: OutboundMessage[]): Promise<void> {
+    await Promise.all(messages.map((m) => this.#d.publisher.publish(m)));
+  }
+
+  async handle(msg: InboundMessage): Promise<Disposition> {
+    const { clock, settings } = this.#d;
+    const now = clock.now();
+    let action: ActionMessage;
+    try {
+      action = parseAction(msg.data, msg.header(HDR_CONTENT_TYPE));
+    } catch (err) {
+      const tenant = parseActionSubject(msg.subject)?.tenant ?? '_unknown';
+      await this.#publish([undecodableDeadLetter(this.#channel, tenant, msg, String(err), now)]);
+      this.#d.metrics.deadLettersTotal.inc({ channel: this.#channel, reason: 'invalid_action' });
+      this.#d.log.warn({ seq: msg.seq, subject: msg.subject, err }, 'invalid action dead-lettered');
+      return ACK;
+    }
+    const redriveHeader = msg.header(HDR_REDRIVE);
+    const redrive = redriveHeader === undefined ? undefined : Number(redriveHeader);
+    const config = this.#d.configFor(action.tenant);
+    if (!config) {
+      return this.#deadLetter(
+        action,
+        msg,
+        undefined,
+        {
+          reason: 'channel_not_configured',
+          error: `tenant ${action.tenant} has no ${this.#channel} channel in its configuration`,
+          attempts: 0,
+        },
+        redrive,
+      );
+    }
+    if (msg.deliveryCount > settings.maxDeliveries) {
+      return this.#deadLetter(
+        action,
+        msg,
+        undefined,
+        {
+          reason: 'max_deliveries',
+          error: `delivered ${msg.deliveryCount} times without an outcome (throttled or held throughout)`,
+          attempts: 0,
+        },
+        redrive,
+      );
+    }
+    const due = dueAt(action);
+    if (due > now + 5) return { type: 'nak', delayMs: due - now, hold: false };
+
+    const verdict = await this.#d.gate.check(action);
+    if (!verdict.allow) {
+      if (verdict.outcome === 'deferred') {
+        this.#count('deferred');
+        return { type: 'nak', delayMs: verdict.retryAfterMs ?? settings.retryInitialMs, hold: true };
+      }
+      this.#count('blocked');
+      this.#d.log.info(
+        { action: action.id, channel: this.#channel, reason: verdict.reason },
+        'action blocked before send',
+      );
+      await this.#publish([
+        auditRecord('blocked', action, { reason: verdict.reason, stage: 'pre-send' }, now, redrive),
+        outcomeEvent(
+          action,
+          { type: 'action.failed', outcome: 'blocked', reason: verdict.reason, attempts: 0 },
+          now,
+          redrive,
+        ),
+      ]);
+      return ACK;
+    }
+
+    const key = `${this.#channel}.${config.account ?? action.tenant}`;
+    const acquired = await this.#d.tokens.acquire(key, config.rate, settings.maxThrottleWaitMs);
+    if (!acquired.ok) {
+      this.#count('throttled');
+      return { type: 'nak', delayMs: acquired.retryAfterMs, hold: true };
+    }
+    if (config.rate)
+      this.#d.metrics.tokenWaitSeconds.observe({ channel: this.#channel }, acquired.waitedMs / 1000);
+
+    const timeoutMs = config.timeoutMs ?? settings.sendTimeoutMs;
+    const claim = await this.#d.executions.claim({
+      actionId: action.id,
+      channel: this.#channel,
+      owner: this.#d.owner,
+      now: clock.now(),
+      claimTtlMs: timeoutMs + 5_000,
+      ...(redrive === undefined ? {} : { redrive }),
+    });
+    switch (claim.type) {
+      case 'sent':
+        // Sent before (a redelivery after a crash past the send): make sure the outcome exists, then ack.
+        this.#count('duplicate');
+        await this.#publish([
+          this.#sentOutcome(action, claim.record, claim.record.deliveryId ?? '', redrive),
+        ]);
+        return ACK;
+      case 'dead':
+        this.#count('duplicate');
+        return ACK;
+      case 'busy':
+        return { type: 'nak', delayMs: claim.retryAfterMs + 50, hold: true };
+      case 'stale':
+        return this.#reconcile(action, msg, config, key, claim, timeoutMs, redrive);
+      case 'claimed':
+        return this.#send(action, msg, config, key, claim, timeoutMs, redrive);
+    }
+  }
+
+  #sentOutcome(
+    action: ActionMessage,
+    record: ExecutionRecord,
+    deliveryId: string,
+    redrive?: number,
+  ): OutboundMessage {
+    const outcome: Outcome = {
+      type: 'action.sent',
+      deliveryId,
+      status: 'delivered',
+      attempts: record.attempt,
+    };
+    return outcomeEvent(action, outcome, record.sentAt ?? this.#d.clock.now(), redrive);
+  }
+
+  async #send(
+    action: ActionMessage,
+    msg: InboundMessage,
+    config: ChannelSettings,
+    key: string,
+    held: Held,
+    timeoutMs: number,
+    redrive: number | undefined,
+  ): Promise<Disposition> {
+    const { clock, adapter, log } = this.#d;
+    this.#d.crashPoint?.('claimed');
+    const envelope: DeliveryEnvelope = { id: action.id, action, config, attempt: held.record.attempt };
+    const started = clock.now();
+    let result: SendResult;
+    try {
+      result = await withTimeout(timeoutMs, (ctx) => adapter.send(envelope, ctx));
+      this.#d.metrics.sendSeconds.observe(
+        { channel: this.#channel, outcome: 'ok' },
+        (clock.now() - started) / 1000,
+      );
+    } catch (err) {
+      this.#d.metrics.sendSeconds.observe(
+        { channel: this.#channel, outcome: 'error' },
+        (clock.now() - started) / 1000,
+      );
+      return this.#failed(action, msg, key, held, err, redrive);
+    }
+    this.#d.crashPoint?.('sent');
+    const now = clock.now();
+    try {
+      await this.#retrying(() => this.#d.executions.markSent(action.id, held, result.deliveryId, now));
+    } catch (err) {
+      // Sent, but the record could not say so: a redelivery will reconcile (or dead-letter as ambiguous).
+      log.error(
+        { err, action: action.id, deliveryId: result.deliveryId },
+        'sent, but the execution record was not updated',
+      );
+      return { type: 'nak', delayMs: timeoutMs + 5_000, hold: true };
+    }
+    this.#d.crashPoint?.('recorded');
+    await this.#publish([
+      outcomeEvent(
+        action,
+        {
+          type: 'action.sent',
+          deliveryId: result.deliveryId,
+          status: result.status,
+          attempts: held.record.attempt,
+        },
+        now,
+        redrive,
+      ),
+    ]);
+    this.#count('sent');
+    this.#d.metrics.decisionToSendSeconds.observe(
+      { channel: this.#channel },
+      Math.max(0, now - dueAt(action)) / 1000,
+    );
+    if (held.record.attempt > 1)
+      log.info({ action: action.id, attempt: held.record.attempt }, 'sent after retry');
+    return ACK;
+  }
+
+  async #failed(
+    action: ActionMessage,
+    msg: InboundMessage,
+    key: string,
+    held: Held,
+    err: unknown,
+    redrive: number | undefined,
+  ): Promise<Disposition> {
+    const decision = decideRetry(err, held.record.attempt, this.#d.settings);
+    if (decision.type === 'retry') {
+      if (decision.code === 'RATE_LIMITED') this.#d.tokens.pause(key, decision.delayMs);
+      await this.#d.executions
+        .markRetry(action.id, held, `${decision.code}: ${decision.error}`, decision.counted)
+        .catch((e) =>
+          this.#d.log.warn({ err: e, action: action.id }, 'could not release the execution claim'),
+        );
+      this.#count(decision.code === 'RATE_LIMITED' ? 'rate_limited' : 'retried');
+      this.#d.log.warn(
+        {
+          action: action.id,
+          channel: this.#channel,
+          attempt: held.record.attempt,
+          code: decision.code,
+          delayMs: decision.delayMs,
+          error: decision.error,
+        },
+        'send failed, will retry',
+      );
+      return { type: 'nak', delayMs: decision.delayMs, hold: true };
+    }
+    const failure = {
+      reason: decision.reason,
+      error: `${decision.code}: ${decision.error}`,
+      attempts: held.record.attempt,
+    };
+    return this.#deadLetter(action, msg, held, failure, redrive);
+  }
+
+  async #reconcile(
+    action: ActionMessage,
+    msg: InboundMessage,
+    config: ChannelSettings,
+    key: string,
+    stale: Held,
+    timeoutMs: number,
+    redrive: number | undefined,
+  ): Promise<Disposition> {
+    const { adapter, clock, owner, log } = this.#d;
+    let held: Held;
+    try {
+      held = await this.#d.executions.takeOver(action.id, stale, owner, clock.now());
+    } catch (err) {
+      if (err instanceof FencedError) return { type: 'nak', delayMs: 500, hold: true };
+      throw err;
+    }
+    const previous = { owner: stale.record.owner, claimedAt: new Date(stale.record.claimedAt).toISOString() };
+    if (adapter.reconcile === 'idempotency-key') {
+      log.info({ action: action.id, previous }, 'resending a stale claim with its idempotency key');
+      return this.#send(action, msg, config, key, held, timeoutMs, redrive);
+    }
+    if (adapter.reconcile === 'status' && adapter.status) {
+      const found = await withTimeout(timeoutMs, (ctx) =>
+        adapter.status!({ deliveryId: stale.record.deliveryId, actionId: action.id, config }, ctx),
+      ).catch(() => ({ state: 'unknown' as const }));
+      if (found.state === 'not_found') return this.#send(action, msg, config, key, held, timeoutMs, redrive);
+      if (found.state === 'delivered' || found.state === 'accepted') {
+        const now = clock.now();
+        await this.#d.executions.markSent(action.id, held, found.deliveryId, now);
+        await this.#publish([
+          this.#sentOutcome(action, { ...held.record, sentAt: now }, found.deliveryId, redrive),
+        ]);
+        this.#count('sent');
+        return ACK;
+      }
+    }
+    this.#count('ambiguous');
+    return this.#deadLetter(
+      action,
+      msg,
+      held,
+      {
+        reason: 'ambiguous',
+        error:
+          `claimed by ${previous.owner} at ${previous.claimedAt} with no recorded outcome; the ${this.#channel} ` +
+          'channel cannot confirm whether it was delivered, so it is not resent (redrive to send it anyway)',
+        attempts: stale.record.attempt,
+      },
+      redrive,
+    );
+  }
+
+  async #deadLetter(
+    action: ActionMessage,
+    msg: InboundMessage,
+    held: Held | undefined,
+    failure: { reason: string; error: string; attempts: number },
+    redrive: number | undefined,
+  ): Promise<Disposition> {
+    const now = this.#d.clock.now();
+    if (held) {
+      try {
+        await this.#d.executions.markDead(action.id, held, failure.reason, failure.error);
+      } catch (err) {
+        if (err instanceof FencedError) return ACK; // another process owns the action now
+        throw err;
+      }
+    }
+    await this.#publish([
+      actionDeadLetter(action, msg, failure, now, redrive),
+      outcomeEvent(
+        action,
+        {
+          type: 'action.failed',
+          outcome: failure.reason === 'ambiguous' ? 'ambiguous' : 'dead_lettered',
+          reason: failure.reason,
+          error: failure.error,
+          attempts: failure.attempts,
+        },
+        now,
+        redrive,
+      ),
+      auditRecord(
+        'dead-letter',
+        action,
+        { reason: failure.reason, error: failure.error, attempts: failure.attempts },
+        now,
+        redrive,
+      ),
+    ]);
+    this.#d.metrics.deadLettersTotal.inc({ channel: this.#channel, reason: failure.reason });
+    this.#count('dead_lettered');
+    this.#d.log.warn(
+      {
+        action: action.id,
+        channel: this.#channel,
+        reason: failure.reason,
+        error: failure.error,
+        attempts: failure.attempts,
+      },
+      'action dead-lettered',
+    );
+    return ACK;
+  }
+
+  /** A few quick in-place retries for a KV write that must not be lost to a blip. */
+  async #retrying(fn: () => Promise<void>): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await fn();
+      } catch (err) {
+        if (err instanceof FencedError || attempt >= 3) throw err;
+        await this.#d.clock.sleep(50 * attempt);
+      }
+    }
+  }
+}
