@@ -146,6 +146,8 @@ export class SimPlatform {
   #byKey = new Map<string, SimSend>();
   #buckets = new Map<string, Bucket>();
   #faults: SimFault[] = [];
+  /** Requests per action ID (webhook-id or Idempotency-Key), answered or not. */
+  #attempts = new Map<string, number>();
   #totals = zero();
   #byChannel: Record<string, SimCounters> = {};
   #byAccount: Record<string, SimCounters> = {};
@@ -225,7 +227,13 @@ export class SimPlatform {
     );
   }
 
+  /** How many requests carried this action ID (webhook-id or Idempotency-Key), whatever the answer. */
+  requestCount(key: string): number {
+    return this.#attempts.get(key) ?? 0;
+  }
+
   reset(): void {
+    this.#attempts.clear();
     this.#sends = [];
     this.#byKey.clear();
     this.#buckets.clear();
@@ -300,6 +308,8 @@ export class SimPlatform {
     const headers: Record<string, string> = {};
     for (const [k, v] of Object.entries(req.headers)) if (typeof v === 'string') headers[k] = v;
     const idemKey = headers['idempotency-key'];
+    const attemptKey = route.channel === 'webhook' ? headers['webhook-id'] : idemKey;
+    if (attemptKey) this.#attempts.set(attemptKey, (this.#attempts.get(attemptKey) ?? 0) + 1);
     const replayKey = idemKey ? `${route.channel}:${route.account}:${idemKey}` : undefined;
     const original = replayKey ? this.#byKey.get(replayKey) : undefined;
     if (original) {

@@ -21,6 +21,8 @@ import { headers } from '@nats-io/transport-node';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
 export const FIXTURE_RULES = join(ROOT, 'test/fixtures/rules');
+/** Tests never read the project's ./parley.yaml (the demo config); they start from this empty one. */
+export const TEST_CONFIG_FILE = join(ROOT, 'test/fixtures/parley.yaml');
 
 type Teardown = { teardown(fn: () => unknown): void };
 
@@ -34,6 +36,7 @@ export function tempDir(t: Teardown, prefix = 'parley-test-'): string {
 export function testConfig(t: Teardown, natsUrl: string, partitions: number, overrides: Record<string, unknown> = {}): ParleyConfig {
   const runtime = { leaseTtlMs: 3000, passivateAfterMs: 60_000, ...((overrides.runtime as object) ?? {}) };
   return loadConfig({
+    file: TEST_CONFIG_FILE,
     env: {},
     cwd: ROOT,
     overrides: {
@@ -143,6 +146,7 @@ export function spawnParley(t: Teardown, config: { natsUrl: string; dataDir: str
     cwd: ROOT,
     env: {
       ...process.env,
+      PARLEY_CONFIG: TEST_CONFIG_FILE,
       PARLEY_NATS__URL: config.natsUrl,
       PARLEY_DATA_DIR: config.dataDir,
       PARLEY_PARTITIONS: String(config.partitions),

@@ -1,0 +1,144 @@
+/**
+ * Helpers for connector tests: actions published straight to ACTIONS (as conversation actors publish
+ * them), a simulated platform on 127.0.0.1:0, child `parley start --roles connectors` processes (for kill -9
+ * tests) configured through a temporary config file, and DLQ reads.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { headers } from '@nats-io/transport-node';
+import { decodeMsgpack, encode } from '../../src/envelope/codec.js';
+import type { NatsHandles } from '../../src/nats/connection.js';
+import { listDeadLetters } from '../../src/nats/dlq-store.js';
+import type { ActionMessage } from '../../src/runtime/outbound.js';
+import { SimPlatform, type SimPlatformOptions } from '../../src/sim/sim-platform.js';
+import { ROOT, tempDir } from './parley.js';
+
+type Teardown = { teardown(fn: () => unknown): void };
+
+export function action(
+  tenant: string,
+  conversation: string,
+  seq: number,
+  channel = 'webhook',
+  extra: Partial<ActionMessage> = {},
+): ActionMessage {
+  return {
+    schema: 1,
+    id: `${tenant}.${conversation}.${seq}.0`,
+    type: 'action',
+    tenant,
+    conversation,
+    channel,
+    rule: 'test-rule',
+    template: 'ack',
+    variables: { n: seq },
+    event: { id: `${conversation}-e${seq}`, type: 'message.received', attributes: { n: seq }, seq },
+    decidedAt: new Date().toISOString(),
+    ...extra,
+  };
+}
+
+/** Publishes actions the way conversation actors do: act.<channel>.<tenant>.<conversation>, Nats-Msg-Id = action ID. */
+export async function publishActions(h: NatsHandles, actions: ActionMessage[]): Promise<void> {
+  for (let i = 0; i < actions.length; i += 1000) {
+    await Promise.all(
+      actions.slice(i, i + 1000).map((a) => {
+        const hdrs = headers();
+        hdrs.set('Content-Type', 'application/msgpack');
+        return h.js.publish(`act.${a.channel}.${a.tenant}.${a.conversation}`, encode(a), {
+          msgID: a.id,
+          headers: hdrs,
+        });
+      }),
+    );
+  }
+}
+
+export async function startSim(t: Teardown, options: SimPlatformOptions = {}): Promise<SimPlatform> {
+  const sim = new SimPlatform({ host: '127.0.0.1', port: 0, ...options });
+  await sim.start();
+  t.teardown(() => sim.stop());
+  return sim;
+}
+
+export async function deadLetters(h: NatsHandles, filter = 'dlq.>'): Promise<Array<Record<string, unknown> & { seq: number }>> {
+  const stored = await listDeadLetters(h, filter);
+  return stored.map((m) => ({ ...(decodeMsgpack(m.data) as Record<string, unknown>), seq: m.seq }));
+}
+
+/** Outcome events (action.sent / action.failed) that reached EVENTS, decoded. */
+export async function outcomeEvents(h: NatsHandles, type: 'action.sent' | 'action.failed'): Promise<Array<Record<string, unknown>>> {
+  const out: Array<Record<string, unknown>> = [];
+  let seq = 1;
+  for (;;) {
+    const m = await h.jsm.direct.getMessage('EVENTS', { seq, next_by_subj: `evt.*.*.*.${type}` });
+    if (!m) break;
+    out.push(decodeMsgpack(m.data) as Record<string, unknown>);
+    seq = m.seq + 1;
+  }
+  return out;
+}
+
+export interface ChildConnectors {
+  proc: ChildProcess;
+  lines: string[];
+  exited: Promise<number | null>;
+  waitForLine(pattern: RegExp, timeoutMs?: number): Promise<string>;
+}
+
+/**
+ * Runs `parley start --roles connectors` from source in a child process with `config` (a partial parley.yaml
+ * tree) written to a temporary file; `env` adds PARLEY_* variables (e.g. the crash point).
+ */
+export function spawnConnectors(
+  t: Teardown,
+  natsUrl: string,
+  config: Record<string, unknown>,
+  env: Record<string, string> = {},
+): ChildConnectors {
+  const dir = tempDir(t, 'parley-connectors-');
+  const file = join(dir, 'parley.yaml');
+  writeFileSync(file, JSON.stringify({ dataDir: dir, nats: { url: natsUrl }, log: { level: 'info' }, ...config }, null, 2));
+  const proc = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), 'start', '--roles', 'connectors'], {
+    cwd: ROOT,
+    env: { ...process.env, PARLEY_CONFIG: file, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const lines: string[] = [];
+  const listeners = new Set<() => void>();
+  const onData = (buf: Buffer) => {
+    for (const line of buf.toString().split('\n')) if (line) lines.push(line);
+    for (const l of listeners) l();
+  };
+  proc.stdout!.on('data', onData);
+  proc.stderr!.on('data', onData);
+  const exited = new Promise<number | null>((res) => proc.on('exit', (code) => res(code)));
+  t.teardown(() => {
+    if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
+    return exited;
+  });
+  return {
+    proc,
+    lines,
+    exited,
+    waitForLine(pattern, timeoutMs = 30_000) {
+      return new Promise((res, rej) => {
+        const check = () => {
+          const hit = lines.find((l) => pattern.test(l));
+          if (hit) {
+            listeners.delete(check);
+            clearTimeout(timer);
+            res(hit);
+          }
+        };
+        const timer = setTimeout(() => {
+          listeners.delete(check);
+          rej(new Error(`no line matching ${pattern} within ${timeoutMs} ms; last lines:\n${lines.slice(-15).join('\n')}`));
+        }, timeoutMs);
+        listeners.add(check);
+        check();
+      });
+    },
+  };
+}
