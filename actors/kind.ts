@@ -11,6 +11,8 @@ export interface TransitionContext {
   seq: number;
   /** The event's stream time in ms: the only "now" a transition may use. */
   now: number;
+  /** The result of the runtime's async enrichment of the event (e.g. a model classifier), when configured. */
+  enrichment?: Readonly<Record<string, unknown>>;
 }
 
 export interface Transition<S> {

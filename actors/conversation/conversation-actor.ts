@@ -5,7 +5,7 @@
 import type { EventEnvelope } from '../../src/envelope/envelope.js';
 import type { ActionEffect, Effect } from '../effects.js';
 import type { ActorKind, TransitionContext } from '../kind.js';
-import type { SafetyGate } from './gate.js';
+import type { SafetyGate, SafetySwitches } from './gate.js';
 import { type ConversationState, initialConversationState, nextDigest } from './state.js';
 
 /** Decides the actions an event triggers (implemented by the rules engine). */
@@ -36,6 +36,8 @@ export interface ConversationContext extends TransitionContext {
   rules: Decider;
   /** Every proposed action passes through it; default passThroughGate. */
   gate: SafetyGate;
+  /** Kill switches, pauses and consent as of now, for the gate (kept current by KV watches). */
+  switches?: SafetySwitches;
 }
 
 export const conversationActor: ActorKind<ConversationState, ConversationContext> = {
@@ -58,6 +60,9 @@ export const conversationActor: ActorKind<ConversationState, ConversationContext
       proposals: evaluation.proposals,
       now: ctx.now,
       rulesVersion: ctx.rules.version,
+      seq: ctx.seq,
+      switches: ctx.switches,
+      enrichment: ctx.enrichment,
     });
     const sent = reviewed.effects.filter((e) => e.type === 'action').length;
     const effects = evaluation.effects.length > 0 ? [...reviewed.effects, ...evaluation.effects] : reviewed.effects;

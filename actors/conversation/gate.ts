@@ -18,6 +18,23 @@ export interface GateInput {
   now: number;
   /** Rule set version the proposals came from, for the audit trail. */
   rulesVersion: string;
+  /** Stream sequence of the event (escalation IDs derive from it). */
+  seq?: number;
+  /** External switches as of now: kill switches, pauses, consent (snapshots kept current by KV watches). */
+  switches?: SafetySwitches;
+  /** What the runtime's async enrichment step (a model classifier) said about the event, if it ran. */
+  enrichment?: Readonly<Record<string, unknown>>;
+}
+
+/** A read-only view of a KV bucket, kept current by a watch in the runtime (decoded JSON values). */
+export interface SnapshotView {
+  get(key: string): Readonly<Record<string, unknown>> | undefined;
+}
+
+/** The external switches the gate consults: `parley-control` (pause/kill, escalation holds), `parley-consent`. */
+export interface SafetySwitches {
+  control: SnapshotView;
+  consent: SnapshotView;
 }
 
 export interface GateResult {

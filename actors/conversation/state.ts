@@ -1,4 +1,5 @@
 import type { AutomationState, Profile } from './automation.js';
+import type { SafetyState } from './safety-state.js';
 
 /**
  * The state of one conversation, as stored (msgpack) in the parley-state bucket under <tenant>.<conversation>.
@@ -24,6 +25,8 @@ export interface ConversationState {
   profile?: Profile;
   /** Journeys, timers, detector memory (rules engine). */
   automation?: AutomationState;
+  /** Escalation, holds, consent, caps memory (the safety gate, src/safety/). */
+  safety?: SafetyState;
 }
 
 export function initialConversationState(tenant: string, conversation: string): ConversationState {

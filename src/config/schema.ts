@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { ChannelsSchema, ConnectorsSchema, SimPlatformSchema } from './connectors-schema.js';
+import { SafetySchema, TenantSafetySchema } from './safety-schema.js';
 
 const token = /^[A-Za-z0-9_-]+$/;
 
@@ -117,6 +118,7 @@ export const TenantSchema = z
       .default({ tokens: [] }),
     timeZone: z.string().default('UTC').describe('IANA time zone for schedules and defaults'),
     channels: ChannelsSchema.default({}),
+    safety: TenantSafetySchema.optional().describe('Safety overrides for this tenant (see docs/safety.md)'),
   })
   .strict();
 
@@ -150,6 +152,9 @@ export const ParleySchema = z
     tenants: z
       .record(z.string().regex(token, 'tenant ids use letters, digits, - and _'), TenantSchema)
       .default({}),
+    safety: SafetySchema.default(SafetySchema.parse({})).describe(
+      'Classifiers, guards, escalation, pause and model settings (see docs/safety.md)',
+    ),
   })
   .strict();
 

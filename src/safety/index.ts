@@ -1,0 +1,110 @@
+/**
+ * The safety layer's composition: every classifier over one message, every guard over one action, each
+ * verdict kept (in order) for the decision path. The gate (safety-gate.ts) owns what happens next
+ * (escalate, hold, DND, audit); the pre-send gate (pre-send-gate.ts) re-runs the guards that can change
+ * after the decision.
+ */
+import type { SafetySwitches } from '../../actors/conversation/gate.js';
+import type { SafetyState } from '../../actors/conversation/safety-state.js';
+import type { ConversationState } from '../../actors/conversation/state.js';
+import type { ActionEffect } from '../../actors/effects.js';
+import type { EventEnvelope } from '../envelope/envelope.js';
+import { consentGuard } from './consent-guard.js';
+import { escalationGuard, OPERATOR_RULE } from './escalation-guard.js';
+import { frequencyCapGuard } from './frequency-cap-guard.js';
+import { killSwitchGuard } from './kill-switch-guard.js';
+import { normalizeText } from './lexicon.js';
+import type { LocalTime } from './local-time.js';
+import { messageText } from './message-text.js';
+import { modelVerdict } from './model-classifier.js';
+import type { SafetyPolicy, TenantPolicy } from './policy.js';
+import { quietHoursGuard } from './quiet-hours-guard.js';
+import { allow, type ClassifierVerdict, type GuardVerdict } from './verdict.js';
+
+export * from './consent.js';
+export * from './control.js';
+export * from './escalation.js';
+export * from './policy.js';
+export * from './verdict.js';
+
+export interface Classification {
+  verdicts: ClassifierVerdict[];
+  /** The model classifier was configured for this message but gave no usable answer. */
+  modelUnavailable?: string;
+}
+
+/** Runs every classifier over a fan's message; undefined for events that carry none. */
+export function classifyMessage(
+  event: EventEnvelope,
+  policy: SafetyPolicy,
+  enrichment: Readonly<Record<string, unknown>> | undefined,
+): Classification | undefined {
+  if (!policy.messageTypes.has(event.type)) return undefined;
+  const raw = messageText(event, policy.config.textFields);
+  if (raw === undefined) return undefined;
+  const text = normalizeText(raw);
+  const verdicts = policy.classifiers.map((c) => c.classify(text));
+  if (!policy.modelName) return { verdicts };
+  const m = modelVerdict(enrichment, policy.modelName);
+  if ('verdict' in m) {
+    verdicts.push(m.verdict);
+    return { verdicts };
+  }
+  return { verdicts, modelUnavailable: m.unavailable };
+}
+
+/** The fan's time zone: profile, then event attributes, then the tenant's; invalid zones are skipped. */
+export function fanTimeZone(
+  state: ConversationState,
+  event: EventEnvelope,
+  policy: SafetyPolicy,
+  tenant: TenantPolicy,
+  clock: LocalTime,
+): { zone: string; source: string } {
+  for (const f of policy.config.timeZoneFields) {
+    const p = state.profile?.[f];
+    if (typeof p === 'string' && clock.isValidZone(p)) return { zone: p, source: 'profile' };
+  }
+  for (const f of policy.config.timeZoneFields) {
+    const a = event.attributes[f];
+    if (typeof a === 'string' && clock.isValidZone(a)) return { zone: a, source: 'event' };
+  }
+  return { zone: clock.isValidZone(tenant.timeZone) ? tenant.timeZone : 'UTC', source: 'tenant' };
+}
+
+export interface GuardInput {
+  action: ActionEffect;
+  tenant: string;
+  conversation: string;
+  now: number;
+  safety: SafetyState;
+  switches: SafetySwitches | undefined;
+  policy: SafetyPolicy;
+  tenantPolicy: TenantPolicy;
+  /** The fan's time zone, computed only when a quiet-hours window applies. */
+  zone: () => { zone: string; source: string };
+  clock: LocalTime;
+}
+
+/** Every guard over one action, each verdict recorded. Human replies skip quiet hours and caps. */
+export function guardAction(g: GuardInput): GuardVerdict[] {
+  const { action, tenant, conversation } = g;
+  const target = { tenant, conversation, rule: action.rule, channel: action.channel };
+  const human = action.rule === OPERATOR_RULE;
+  return [
+    escalationGuard(action, g.safety),
+    killSwitchGuard(target, g.switches?.control),
+    consentGuard(target, g.safety.consent, g.switches?.consent),
+    human ? allow('quiet-hours', { exempt: 'human-reply' }) : quietHours(g),
+    human
+      ? allow('frequency-cap', { exempt: 'human-reply' })
+      : frequencyCapGuard(action, g.now, g.policy.fanCaps(g.tenantPolicy, action.rule), g.safety.sends),
+  ];
+}
+
+function quietHours(g: GuardInput): GuardVerdict {
+  const qh = g.policy.quietHours(g.tenantPolicy, g.action.rule);
+  if (!qh) return allow('quiet-hours');
+  const { zone, source } = g.zone();
+  return quietHoursGuard({ action: g.action, now: g.now, quietHours: qh, zone, zoneSource: source }, g.clock);
+}
