@@ -27,14 +27,20 @@ export const ADMIN_TRIGGER_TYPE = 'admin.trigger';
 const MAX_STEPS_PER_EVENT = 1000;
 const EMPTY: Profile = Object.freeze({}) as Profile;
 
-/** FNV-1a (32 bit) of a string, as a fraction in [0, 1). */
+/** FNV-1a (32 bit) of a string, mixed, as a fraction in [0, 1). */
 function unitHash(s: string): number {
   let h = 0x811c9dc5;
   for (let i = 0; i < s.length; i++) {
     h ^= s.charCodeAt(i);
     h = Math.imul(h, 0x01000193) >>> 0;
   }
-  return h / 0x1_0000_0000;
+  // murmur3's finalizer: FNV alone barely moves the high bits when only the last character differs.
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b) >>> 0;
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35) >>> 0;
+  h ^= h >>> 16;
+  return (h >>> 0) / 0x1_0000_0000;
 }
 
 /** The variant a conversation gets for a rule: weighted, deterministic in (rule, tenant, conversation). */

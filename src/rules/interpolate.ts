@@ -11,7 +11,9 @@ export type Render = (doc: unknown) => unknown;
 const PLACEHOLDER = /\{\{\s*([^}|]+?)\s*(?:\|\s*([^}]*?)\s*)?\}\}/g;
 const ROOTS = new Set(['event', 'profile', 'conversation', 'now', 'journey', 'variant']);
 
-export class TemplateError extends Error {}
+export class TemplateError extends Error {
+  override name = 'TemplateError';
+}
 
 function parseDefault(raw: string | undefined): unknown {
   if (raw === undefined) return undefined;

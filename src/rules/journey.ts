@@ -191,6 +191,7 @@ export function compileJourney(
     indexOf.set(s.id, i);
   });
 
+  const declared = new Set(def.steps.map((s) => s.id));
   for (const [id, step] of steps) {
     const i = indexOf.get(id)!;
     const edges: Array<[string, string | undefined]> = [
@@ -200,7 +201,7 @@ export function compileJourney(
       ...step.cases.map((c, j) => [`branch.${j}.next`, c.next] as [string, string]),
     ];
     for (const [field, target] of edges) {
-      if (target !== undefined && !steps.has(target))
+      if (target !== undefined && !declared.has(target))
         issues.push({
           path: ['steps', i, ...field.split('.').map((p) => (/^\d+$/.test(p) ? Number(p) : p))],
           message: `target step "${target}" does not exist`,
@@ -209,7 +210,7 @@ export function compileJourney(
   }
 
   const start = def.start ?? def.steps[0]!.id;
-  if (!steps.has(start)) issues.push({ path: ['start'], message: `start step "${start}" does not exist` });
+  if (!declared.has(start)) issues.push({ path: ['start'], message: `start step "${start}" does not exist` });
   const entryMatches = filterOrIssue(def.entry.when, options, ['entry', 'when'], issues);
   if (issues.length > before) return undefined;
 
