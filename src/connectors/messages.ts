@@ -201,7 +201,7 @@ export function undecodableDeadLetter(
 }
 
 export function auditRecord(
-  kind: 'blocked' | 'dead-letter' | 'redrive',
+  kind: 'blocked' | 'dead-letter' | 'redrive' | 'dlq-drop',
   action: ActionMessage,
   record: Record<string, unknown>,
   now: number,

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { headers } from '@nats-io/transport-node';
 import { decodeMsgpack, encode } from '../../src/envelope/codec.js';
 import type { NatsHandles } from '../../src/nats/connection.js';
-import { listDeadLetters } from '../../src/nats/dlq-store.js';
+import { NatsDeadLetterStore } from '../../src/nats/dlq-store.js';
 import type { ActionMessage } from '../../src/runtime/outbound.js';
 import { SimPlatform, type SimPlatformOptions } from '../../src/sim/sim-platform.js';
 import { ROOT, tempDir } from './parley.js';
@@ -62,13 +62,19 @@ export async function startSim(t: Teardown, options: SimPlatformOptions = {}): P
   return sim;
 }
 
-export async function deadLetters(h: NatsHandles, filter = 'dlq.>'): Promise<Array<Record<string, unknown> & { seq: number }>> {
-  const stored = await listDeadLetters(h, filter);
+export async function deadLetters(
+  h: NatsHandles,
+  filter = 'dlq.>',
+): Promise<Array<Record<string, unknown> & { seq: number }>> {
+  const stored = await new NatsDeadLetterStore(h).list(filter);
   return stored.map((m) => ({ ...(decodeMsgpack(m.data) as Record<string, unknown>), seq: m.seq }));
 }
 
 /** Outcome events (action.sent / action.failed) that reached EVENTS, decoded. */
-export async function outcomeEvents(h: NatsHandles, type: 'action.sent' | 'action.failed'): Promise<Array<Record<string, unknown>>> {
+export async function outcomeEvents(
+  h: NatsHandles,
+  type: 'action.sent' | 'action.failed',
+): Promise<Array<Record<string, unknown>>> {
   const out: Array<Record<string, unknown>> = [];
   let seq = 1;
   for (;;) {
@@ -99,12 +105,19 @@ export function spawnConnectors(
 ): ChildConnectors {
   const dir = tempDir(t, 'parley-connectors-');
   const file = join(dir, 'parley.yaml');
-  writeFileSync(file, JSON.stringify({ dataDir: dir, nats: { url: natsUrl }, log: { level: 'info' }, ...config }, null, 2));
-  const proc = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), 'start', '--roles', 'connectors'], {
-    cwd: ROOT,
-    env: { ...process.env, PARLEY_CONFIG: file, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  writeFileSync(
+    file,
+    JSON.stringify({ dataDir: dir, nats: { url: natsUrl }, log: { level: 'info' }, ...config }, null, 2),
+  );
+  const proc = spawn(
+    process.execPath,
+    ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), 'start', '--roles', 'connectors'],
+    {
+      cwd: ROOT,
+      env: { ...process.env, PARLEY_CONFIG: file, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   const lines: string[] = [];
   const listeners = new Set<() => void>();
   const onData = (buf: Buffer) => {
@@ -134,7 +147,11 @@ export function spawnConnectors(
         };
         const timer = setTimeout(() => {
           listeners.delete(check);
-          rej(new Error(`no line matching ${pattern} within ${timeoutMs} ms; last lines:\n${lines.slice(-15).join('\n')}`));
+          rej(
+            new Error(
+              `no line matching ${pattern} within ${timeoutMs} ms; last lines:\n${lines.slice(-15).join('\n')}`,
+            ),
+          );
         }, timeoutMs);
         listeners.add(check);
         check();

@@ -6,100 +6,121 @@
 import { randomBytes } from 'node:crypto';
 import { Webhook } from 'standardwebhooks';
 import t from 'tap';
-import { startTestNats } from '../helpers/nats-server.js';
 import { outcomeEvents, startSim } from '../helpers/connectors.js';
+import { startTestNats } from '../helpers/nats-server.js';
 import { connect, event, publishEvents, startParley, testConfig, waitFor } from '../helpers/parley.js';
 
 const PARTITIONS = 4;
 
-t.test('connectors - echo rule webhooks are signed per Standard Webhooks and verify independently', async (t) => {
-  const nats = await startTestNats(t, { partitions: PARTITIONS });
-  const sim = await startSim(t);
-  const secret = `whsec_${randomBytes(24).toString('base64')}`;
-  const config = testConfig(t, nats.url, PARTITIONS, {
-    tenants: { acme: { channels: { webhook: { url: `${sim.url}/hooks/acme`, secret } } } },
-  });
-  await startParley(t, config);
-  const h = await connect(t, nats.url);
-  const events = Array.from({ length: 5 }, (_, i) => event('acme', `c${i}`, 1, 'message.received', { attributes: { text: `hello ${i}` } }));
-  await publishEvents(h, events);
+t.test(
+  'connectors - echo rule webhooks are signed per Standard Webhooks and verify independently',
+  async (t) => {
+    const nats = await startTestNats(t, { partitions: PARTITIONS });
+    const sim = await startSim(t);
+    const secret = `whsec_${randomBytes(24).toString('base64')}`;
+    const config = testConfig(t, nats.url, PARTITIONS, {
+      tenants: { acme: { channels: { webhook: { url: `${sim.url}/hooks/acme`, secret } } } },
+    });
+    await startParley(t, config);
+    const h = await connect(t, nats.url);
+    const events = Array.from({ length: 5 }, (_, i) =>
+      event('acme', `c${i}`, 1, 'message.received', { attributes: { text: `hello ${i}` } }),
+    );
+    await publishEvents(h, events);
 
-  await waitFor('5 webhook deliveries', async () => sim.stats().accepted >= 5);
-  const sends = sim.sends({ channel: 'webhook' });
-  t.equal(sends.length, 5, 'one delivery per received message');
-  const verifier = new Webhook(secret);
-  const seen = new Set<string>();
-  for (const send of sends) {
-    const payload = verifier.verify(send.body, {
-      'webhook-id': send.headers['webhook-id']!,
-      'webhook-timestamp': send.headers['webhook-timestamp']!,
-      'webhook-signature': send.headers['webhook-signature']!,
-    }) as Record<string, unknown>;
-    const id = send.headers['webhook-id']!;
-    seen.add(id);
-    t.match(id, /^acme\.c\d\.\d+\.0$/, 'webhook-id is the deterministic action ID');
-    t.match(send.headers['webhook-signature'], /^v1,[A-Za-z0-9+/]+=*$/, 'signature is v1,<base64>');
-    t.equal(payload.action, id, 'body.action is the action ID');
-    t.equal(payload.tenant, 'acme');
-    t.equal(payload.rule, 'echo');
-    t.equal(payload.template, 'ack');
-    t.equal(payload.type, 'action');
-    t.same(payload.variables, {});
-    const conv = payload.conversation as string;
-    t.same(payload.event, { id: `${conv}-e1`, type: 'message.received', attributes: { text: `hello ${conv.slice(1)}` } }, 'the triggering event');
-  }
-  t.equal(seen.size, 5, 'five distinct action IDs');
-  t.throws(
-    () => verifier.verify(`${sends[0]!.body} `, {
-      'webhook-id': sends[0]!.headers['webhook-id']!,
-      'webhook-timestamp': sends[0]!.headers['webhook-timestamp']!,
-      'webhook-signature': sends[0]!.headers['webhook-signature']!,
-    }),
-    'a tampered body does not verify',
-  );
+    await waitFor('5 webhook deliveries', async () => sim.stats().accepted >= 5);
+    const sends = sim.sends({ channel: 'webhook' });
+    t.equal(sends.length, 5, 'one delivery per received message');
+    const verifier = new Webhook(secret);
+    const seen = new Set<string>();
+    for (const send of sends) {
+      const payload = verifier.verify(send.body, {
+        'webhook-id': send.headers['webhook-id']!,
+        'webhook-timestamp': send.headers['webhook-timestamp']!,
+        'webhook-signature': send.headers['webhook-signature']!,
+      }) as Record<string, unknown>;
+      const id = send.headers['webhook-id']!;
+      seen.add(id);
+      t.match(id, /^acme\.c\d\.\d+\.0$/, 'webhook-id is the deterministic action ID');
+      t.match(send.headers['webhook-signature'], /^v1,[A-Za-z0-9+/]+=*$/, 'signature is v1,<base64>');
+      t.equal(payload.action, id, 'body.action is the action ID');
+      t.equal(payload.tenant, 'acme');
+      t.equal(payload.rule, 'echo');
+      t.equal(payload.template, 'ack');
+      t.equal(payload.type, 'action');
+      t.same(payload.variables, {});
+      const conv = payload.conversation as string;
+      t.same(
+        payload.event,
+        { id: `${conv}-e1`, type: 'message.received', attributes: { text: `hello ${conv.slice(1)}` } },
+        'the triggering event',
+      );
+    }
+    t.equal(seen.size, 5, 'five distinct action IDs');
+    t.throws(
+      () =>
+        verifier.verify(`${sends[0]!.body} `, {
+          'webhook-id': sends[0]!.headers['webhook-id']!,
+          'webhook-timestamp': sends[0]!.headers['webhook-timestamp']!,
+          'webhook-signature': sends[0]!.headers['webhook-signature']!,
+        }),
+      'a tampered body does not verify',
+    );
 
-  const sent = await waitFor('5 action.sent outcomes', async () => {
-    const found = await outcomeEvents(h, 'action.sent');
-    return found.length >= 5 ? found : undefined;
-  });
-  t.same(new Set(sent.map((e) => e.id)), new Set([...seen].map((id) => `${id}.sent`)), 'outcome events carry IDs derived from the action IDs');
-  t.equal(sim.stats().duplicates, 0, 'no duplicate delivery');
-});
+    const sent = await waitFor('5 action.sent outcomes', async () => {
+      const found = await outcomeEvents(h, 'action.sent');
+      return found.length >= 5 ? found : undefined;
+    });
+    t.same(
+      new Set(sent.map((e) => e.id)),
+      new Set([...seen].map((id) => `${id}.sent`)),
+      'outcome events carry IDs derived from the action IDs',
+    );
+    t.equal(sim.stats().duplicates, 0, 'no duplicate delivery');
+  },
+);
 
-t.test('connectors - a webhook answered 5xx is retried with the same webhook-id and delivered once', async (t) => {
-  const nats = await startTestNats(t, { partitions: PARTITIONS });
-  const sim = await startSim(t);
-  sim.addFault({ channel: 'webhook', status: 503, count: 2 });
-  const secret = 'plain-dev-secret';
-  const config = testConfig(t, nats.url, PARTITIONS, {
-    tenants: { acme: { channels: { webhook: { url: `${sim.url}/hook`, secret } } } },
-    connectors: { retryInitialMs: 100 },
-  });
-  await startParley(t, config);
-  const h = await connect(t, nats.url);
-  await publishEvents(h, [event('acme', 'r1', 1)]);
+t.test(
+  'connectors - a webhook answered 5xx is retried with the same webhook-id and delivered once',
+  async (t) => {
+    const nats = await startTestNats(t, { partitions: PARTITIONS });
+    const sim = await startSim(t);
+    sim.addFault({ channel: 'webhook', status: 503, count: 2 });
+    const secret = 'plain-dev-secret';
+    const config = testConfig(t, nats.url, PARTITIONS, {
+      tenants: { acme: { channels: { webhook: { url: `${sim.url}/hook`, secret } } } },
+      connectors: { retryInitialMs: 100 },
+    });
+    await startParley(t, config);
+    const h = await connect(t, nats.url);
+    await publishEvents(h, [event('acme', 'r1', 1)]);
 
-  await waitFor('the delivery', async () => sim.stats().accepted >= 1);
-  await new Promise((r) => setTimeout(r, 500));
-  const stats = sim.stats();
-  t.equal(stats.failed, 2, 'two attempts answered 503');
-  t.equal(stats.accepted, 1, 'then delivered');
-  t.equal(stats.duplicates, 0, 'exactly once');
-  const id = sim.sends()[0]!.headers['webhook-id']!;
-  t.equal(sim.requestCount(id), 3, 'all three requests carried the same webhook-id');
-  const verifier = new Webhook(Buffer.from(secret).toString('base64'));
-  const send = sim.sends()[0]!;
-  t.ok(
-    verifier.verify(send.body, {
-      'webhook-id': id,
-      'webhook-timestamp': send.headers['webhook-timestamp']!,
-      'webhook-signature': send.headers['webhook-signature']!,
-    }),
-    'a non-whsec secret signs with its UTF-8 bytes',
-  );
-  const sent = await waitFor('the outcome', async () => {
-    const found = await outcomeEvents(h, 'action.sent');
-    return found.length >= 1 ? found : undefined;
-  });
-  t.equal((sent[0]!.attributes as Record<string, unknown>).attempts, 3, 'the outcome records three attempts');
-});
+    await waitFor('the delivery', async () => sim.stats().accepted >= 1);
+    await new Promise((r) => setTimeout(r, 500));
+    const stats = sim.stats();
+    t.equal(stats.failed, 2, 'two attempts answered 503');
+    t.equal(stats.accepted, 1, 'then delivered');
+    t.equal(stats.duplicates, 0, 'exactly once');
+    const id = sim.sends()[0]!.headers['webhook-id']!;
+    t.equal(sim.requestCount(id), 3, 'all three requests carried the same webhook-id');
+    const verifier = new Webhook(Buffer.from(secret).toString('base64'));
+    const send = sim.sends()[0]!;
+    t.ok(
+      verifier.verify(send.body, {
+        'webhook-id': id,
+        'webhook-timestamp': send.headers['webhook-timestamp']!,
+        'webhook-signature': send.headers['webhook-signature']!,
+      }),
+      'a non-whsec secret signs with its UTF-8 bytes',
+    );
+    const sent = await waitFor('the outcome', async () => {
+      const found = await outcomeEvents(h, 'action.sent');
+      return found.length >= 1 ? found : undefined;
+    });
+    t.equal(
+      (sent[0]!.attributes as Record<string, unknown>).attempts,
+      3,
+      'the outcome records three attempts',
+    );
+  },
+);
