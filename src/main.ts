@@ -14,6 +14,7 @@ import type { ExecutionRecord } from './connectors/executions.js';
 import { allowAllGate, type PreSendGate } from './connectors/pre-send-gate.js';
 import { type Connectors, startConnectors } from './connectors/start-connectors.js';
 import type { BucketState } from './connectors/token-buckets.js';
+import { type IngestServer, startIngest } from './ingest-role.js';
 import { NatsActionSource } from './nats/action-source.js';
 import { connectNats, connectOptionsFrom, type NatsHandles } from './nats/connection.js';
 import { loadDefinitions } from './nats/definitions.js';
@@ -32,7 +33,7 @@ import type { LeaseRecord } from './runtime/partition-lease.js';
 import { systemClock } from './runtime/ports.js';
 import { SimPlatform } from './sim/sim-platform.js';
 
-export const ROLES = ['actors', 'connectors'] as const;
+export const ROLES = ['actors', 'connectors', 'ingest'] as const;
 export type Role = (typeof ROLES)[number];
 
 export const STATE_BUCKET = 'parley-state';
@@ -61,6 +62,8 @@ export interface Parley {
   readonly connectors: Connectors | undefined;
   /** The in-process simulated platform (simPlatform.enabled), if running. */
   readonly simPlatform: SimPlatform | undefined;
+  /** The HTTP API (ingest role), if running; `url` has the bound port. */
+  readonly ingest: IngestServer | undefined;
   stop(): Promise<void>;
 }
 
@@ -167,6 +170,22 @@ export async function start(config: ParleyConfig, options: StartOptions = {}): P
       log.info({ channels: running.channels }, 'connectors running');
     }
 
+    // Last to start, first to stop: no new events are accepted while the other roles drain.
+    let ingest: IngestServer | undefined;
+    if (roles.has('ingest')) {
+      const api = await startIngest({
+        config,
+        handles,
+        log,
+        registry,
+        stateBucket: STATE_BUCKET,
+        actors: () => actors,
+      });
+      ingest = api;
+      cleanups.push(() => api.close());
+      log.info({ url: api.url, tenants: Object.keys(config.tenants).length }, 'ingest API listening');
+    }
+
     let stopped: Promise<void> | undefined;
     return {
       natsUrl: url,
@@ -176,6 +195,7 @@ export async function start(config: ParleyConfig, options: StartOptions = {}): P
       actors,
       connectors,
       simPlatform,
+      ingest,
       stop: () => {
         stopped ??= cleanup().then(() => log.info('stopped'));
         return stopped;

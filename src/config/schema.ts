@@ -20,6 +20,21 @@ export const NatsEmbeddedSchema = z
       .describe('Client port of the embedded nats-server; -1 picks a free port'),
     binary: z.string().default('nats-server').describe('nats-server executable (looked up on PATH)'),
     storeDir: z.string().optional().describe('JetStream store directory; default <dataDir>/nats'),
+    auth: z
+      .boolean()
+      .default(true)
+      .describe(
+        'Generate NATS users per role (passwords in <dataDir>/nats-credentials.json, mode 0600); false runs ' +
+          'the embedded server without authentication',
+      ),
+  })
+  .strict();
+
+export const NatsTlsSchema = z
+  .object({
+    ca: z.string().optional().describe('PEM file of the CA that signed the server certificate'),
+    cert: z.string().optional().describe('PEM client certificate (when the server verifies clients)'),
+    key: z.string().optional().describe('PEM private key of the client certificate'),
   })
   .strict();
 
@@ -33,8 +48,73 @@ export const NatsSchema = z
     pass: z.string().optional().describe('NATS password'),
     token: z.string().optional().describe('NATS auth token'),
     creds: z.string().optional().describe('Path to a NATS .creds file'),
+    nkey: z.string().optional().describe('Path to an NKey seed file (SU...) for nkey authentication'),
+    tls: NatsTlsSchema.optional().describe('TLS to the NATS server; set (even empty) to require TLS'),
+    inboxPrefix: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/, 'dot-separated tokens, no wildcards')
+      .optional()
+      .describe('Reply subject prefix; default _INBOX.<user> when nats.user is set (what nats.conf grants)'),
     name: z.string().default('parley').describe('Connection name shown in `nats server report connections`'),
     embedded: NatsEmbeddedSchema.default(NatsEmbeddedSchema.parse({})),
+  })
+  .strict();
+
+export const HttpTlsSchema = z
+  .object({
+    cert: z.string().describe('PEM certificate file (chain) of the listener'),
+    key: z.string().describe('PEM private key file of the listener'),
+    ca: z.string().optional().describe('PEM file of the CA(s) client certificates must chain to (mTLS)'),
+    clientAuth: z
+      .enum(['none', 'request', 'require'])
+      .default('none')
+      .describe('mTLS: none, request (verify when offered) or require (refuse clients without one)'),
+  })
+  .strict()
+  .superRefine((tls, ctx) => {
+    if (tls.clientAuth !== 'none' && !tls.ca) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['ca'],
+        message: `clientAuth "${tls.clientAuth}" needs a ca file`,
+      });
+    }
+  });
+
+export const IngestLimitsSchema = z
+  .object({
+    maxAttributeDepth: z
+      .number()
+      .int()
+      .min(1)
+      .max(64)
+      .default(8)
+      .describe('Nesting depth of event attributes (objects and arrays)'),
+    maxAttributesBytes: z
+      .number()
+      .int()
+      .min(256)
+      .default(32 * 1024)
+      .describe("Size of one event's attributes as JSON, in bytes"),
+    maxStringLength: z
+      .number()
+      .int()
+      .min(16)
+      .default(8192)
+      .describe('Longest string value inside attributes, in characters'),
+    maxKeyLength: z.number().int().min(8).default(128).describe('Longest attribute key, in characters'),
+    maxFutureSeconds: z
+      .number()
+      .int()
+      .min(0)
+      .default(600)
+      .describe('How far occurredAt may lie in the future (clock skew allowance); older times are accepted'),
+    dedupeWindowSeconds: z
+      .number()
+      .int()
+      .min(1)
+      .default(60)
+      .describe('Time bucket of occurredAt in the derived idempotency key of events sent without an id'),
   })
   .strict();
 
@@ -42,6 +122,35 @@ export const HttpSchema = z
   .object({
     host: z.string().default('127.0.0.1').describe('HTTP listen address'),
     port: z.number().int().min(0).max(65535).default(8080).describe('HTTP listen port; 0 picks a free port'),
+    tls: HttpTlsSchema.optional().describe('Serve HTTPS (and optionally require client certificates)'),
+    bodyLimitBytes: z
+      .number()
+      .int()
+      .min(1024)
+      .max(16 * 1024 * 1024)
+      .default(1024 * 1024)
+      .describe('Largest request body accepted, in bytes (413 above it)'),
+    maxBatch: z
+      .number()
+      .int()
+      .min(1)
+      .max(1000)
+      .default(1000)
+      .describe('Events per POST /v1/events (max 1000)'),
+    publishTimeoutMs: z
+      .number()
+      .int()
+      .min(100)
+      .default(5000)
+      .describe('How long a request waits for NATS to acknowledge its events before answering 503'),
+    retryAfterSeconds: z.number().int().min(1).default(2).describe('Retry-After sent with 503 responses'),
+    signatureToleranceSeconds: z
+      .number()
+      .int()
+      .min(1)
+      .default(300)
+      .describe('Accepted clock difference for HMAC-signed requests (webhook-timestamp), in seconds'),
+    limits: IngestLimitsSchema.default(IngestLimitsSchema.parse({})),
   })
   .strict();
 
@@ -113,12 +222,25 @@ export const TenantSchema = z
           .array(z.string().min(1))
           .default([])
           .describe('Bearer tokens (plaintext for development, or sha256:<hex>)'),
+        signingSecrets: z
+          .array(z.string().min(16))
+          .default([])
+          .describe('HMAC secrets for signed requests (Standard Webhooks: whsec_<base64>, or raw text)'),
       })
       .strict()
-      .default({ tokens: [] }),
+      .default({ tokens: [], signingSecrets: [] }),
     timeZone: z.string().default('UTC').describe('IANA time zone for schedules and defaults'),
     channels: ChannelsSchema.default({}),
     safety: TenantSafetySchema.optional().describe('Safety overrides for this tenant (see docs/safety.md)'),
+  })
+  .strict();
+
+export const AdminSchema = z
+  .object({
+    tokens: z
+      .array(z.string().min(1))
+      .default([])
+      .describe('Bearer tokens of operators (admin endpoints); plaintext for development, or sha256:<hex>'),
   })
   .strict();
 
@@ -152,6 +274,7 @@ export const ParleySchema = z
     tenants: z
       .record(z.string().regex(token, 'tenant ids use letters, digits, - and _'), TenantSchema)
       .default({}),
+    admin: AdminSchema.default(AdminSchema.parse({})),
     safety: SafetySchema.default(SafetySchema.parse({})).describe(
       'Classifiers, guards, escalation, pause and model settings (see docs/safety.md)',
     ),

@@ -1,12 +1,23 @@
 /**
  * Connection to NATS. The only place connection options are decided: noAsyncTraces is on because the
  * client otherwise captures a stack trace per request, about half its CPU on the hot path.
+ * Credentials: user/password, token, nkey seed or .creds file from config, and TLS; without nats.url the
+ * embedded server's generated `admin` password. Replies use the inbox prefix nats.conf grants the user
+ * (`_INBOX.<user>`), so a least-privilege role user can receive its JetStream responses.
  */
 import { readFileSync } from 'node:fs';
 import { type JetStreamClient, type JetStreamManager, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
-import { connect, credsAuthenticator, type NatsConnection } from '@nats-io/transport-node';
+import {
+  connect,
+  credsAuthenticator,
+  type NatsConnection,
+  nkeyAuthenticator,
+  type TlsOptions,
+} from '@nats-io/transport-node';
 import type { ParleyConfig } from '../config/schema.js';
+import { loadEmbeddedCredentials } from './embedded-credentials.js';
+import { inboxPrefixFor } from './permissions.js';
 
 export interface NatsHandles {
   nc: NatsConnection;
@@ -22,13 +33,40 @@ export interface ConnectOptions {
   pass?: string;
   token?: string;
   creds?: string;
+  /** Path to an NKey seed file. */
+  nkey?: string;
+  /** TLS files; an empty object requires TLS with the system CAs. */
+  tls?: { ca?: string; cert?: string; key?: string };
+  /** Reply subject prefix; default `_INBOX.<user>` with a user, else the client's `_INBOX`. */
+  inboxPrefix?: string;
   /** Keep reconnecting forever (servers) or fail fast (CLI one-shots). */
   reconnect?: boolean;
 }
 
 export function connectOptionsFrom(config: ParleyConfig, url: string): ConnectOptions {
-  const { user, pass, token, creds, name } = config.nats;
-  return { url, name, user, pass, token, creds };
+  const { user, pass, token, creds, nkey, tls, inboxPrefix, name } = config.nats;
+  const explicit = user || token || creds || nkey;
+  if (!config.nats.url && !explicit && config.nats.embedded.auth) {
+    // The embedded server: connect as its generated admin user (this process may run every role).
+    const generated = loadEmbeddedCredentials(config.dataDir, Object.keys(config.tenants));
+    return {
+      url,
+      name,
+      user: 'admin',
+      pass: generated.roles.admin,
+      inboxPrefix: inboxPrefix ?? inboxPrefixFor('admin'),
+    };
+  }
+  return { url, name, user, pass, token, creds, nkey, tls, inboxPrefix };
+}
+
+function tlsOptions(tls: ConnectOptions['tls']): TlsOptions | undefined {
+  if (!tls) return undefined;
+  return {
+    ...(tls.ca ? { caFile: tls.ca } : {}),
+    ...(tls.cert ? { certFile: tls.cert } : {}),
+    ...(tls.key ? { keyFile: tls.key } : {}),
+  };
 }
 
 export async function connectNats(options: ConnectOptions): Promise<NatsHandles> {
@@ -41,6 +79,17 @@ export async function connectNats(options: ConnectOptions): Promise<NatsHandles>
     ...(options.user ? { user: options.user, pass: options.pass } : {}),
     ...(options.token ? { token: options.token } : {}),
     ...(options.creds ? { authenticator: credsAuthenticator(readFileSync(options.creds)) } : {}),
+    ...(options.nkey
+      ? {
+          authenticator: nkeyAuthenticator(
+            new TextEncoder().encode(readFileSync(options.nkey, 'utf8').trim()),
+          ),
+        }
+      : {}),
+    ...(options.tls ? { tls: tlsOptions(options.tls) } : {}),
+    ...(options.inboxPrefix || options.user
+      ? { inboxPrefix: options.inboxPrefix ?? inboxPrefixFor(options.user!) }
+      : {}),
   });
   const js = jetstream(nc, { timeout: 10_000 });
   const jsm = await jetstreamManager(nc, { timeout: 10_000 });

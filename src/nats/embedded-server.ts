@@ -10,6 +10,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import {
   accessSync,
+  chmodSync,
   closeSync,
   constants,
   fstatSync,
@@ -26,6 +27,8 @@ import { basename, delimiter, dirname, isAbsolute, join, resolve } from 'node:pa
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ParleyConfig } from '../config/schema.js';
 import { AppError, ConfigError } from '../errors/app-error.js';
+import { embeddedAuthorization, loadEmbeddedCredentials } from './embedded-credentials.js';
+import type { ServerAuthorization } from './permissions.js';
 import { renderServerConfig } from './server-config.js';
 
 export interface NatsServerOptions {
@@ -47,6 +50,10 @@ export interface NatsServerOptions {
   extraConfig?: string;
   /** How long to wait for the server to accept connections, in ms; default 10000. */
   startTimeoutMs?: number;
+  /** Role users and producers (accounts block); without it the server runs without authentication. */
+  authorization?: ServerAuthorization;
+  /** Extra environment for the server process (passwords the config references as $VARIABLES). */
+  env?: Record<string, string>;
 }
 
 export interface RunningNatsServer {
@@ -73,6 +80,13 @@ export function embeddedServerOptions(config: ParleyConfig): NatsServerOptions {
     configPath: join(config.dataDir, 'nats.conf'),
     partitions: config.partitions,
     logFile: join(config.dataDir, 'nats.log'),
+    ...(config.nats.embedded.auth
+      ? {
+          authorization: embeddedAuthorization(
+            loadEmbeddedCredentials(config.dataDir, Object.keys(config.tenants)),
+          ),
+        }
+      : {}),
   };
 }
 
@@ -219,13 +233,19 @@ export async function startNatsServer(opts: NatsServerOptions): Promise<RunningN
       partitions: opts.partitions,
       portsFileDir,
       extraConfig: opts.extraConfig,
+      authorization: opts.authorization,
     }),
+    { mode: 0o600 }, // may hold the generated passwords
   );
+  chmodSync(configPath, 0o600);
 
   const log = new ServerLog(opts.logFile);
   let child: ChildProcess;
   try {
-    child = spawn(executable, ['-c', configPath], { stdio: log.stdio() });
+    child = spawn(executable, ['-c', configPath], {
+      stdio: log.stdio(),
+      ...(opts.env ? { env: { ...process.env, ...opts.env } } : {}),
+    });
   } catch (err) {
     log.close();
     throw new AppError(`could not start ${executable}`, { code: 'NATS_SERVER_START_FAILED', cause: err });

@@ -33,7 +33,12 @@ export function tempDir(t: Teardown, prefix = 'parley-test-'): string {
 }
 
 /** A config pointing at `natsUrl`, with a temp data dir, the fixture rules and short leases. */
-export function testConfig(t: Teardown, natsUrl: string, partitions: number, overrides: Record<string, unknown> = {}): ParleyConfig {
+export function testConfig(
+  t: Teardown,
+  natsUrl: string,
+  partitions: number,
+  overrides: Record<string, unknown> = {},
+): ParleyConfig {
   const runtime = { leaseTtlMs: 3000, passivateAfterMs: 60_000, ...((overrides.runtime as object) ?? {}) };
   return loadConfig({
     file: TEST_CONFIG_FILE,
@@ -45,6 +50,7 @@ export function testConfig(t: Teardown, natsUrl: string, partitions: number, ove
       partitions,
       rules: FIXTURE_RULES,
       log: { level: 'info' },
+      http: { host: '127.0.0.1', port: 0 }, // the ingest role listens on a free port
       ...overrides,
       runtime,
     },
@@ -56,7 +62,8 @@ export function captureLogger(): { log: Logger; lines: Array<Record<string, unkn
   const lines: Array<Record<string, unknown>> = [];
   const destination = new Writable({
     write(chunk, _enc, cb) {
-      for (const line of String(chunk).split('\n')) if (line) lines.push(JSON.parse(line) as Record<string, unknown>);
+      for (const line of String(chunk).split('\n'))
+        if (line) lines.push(JSON.parse(line) as Record<string, unknown>);
       cb();
     },
   });
@@ -75,7 +82,13 @@ export async function connect(t: Teardown, url: string): Promise<NatsHandles> {
   return handles;
 }
 
-export function event(tenant: string, conversation: string, n: number, type = 'message.received', extra: Partial<EventEnvelope> = {}): EventEnvelope {
+export function event(
+  tenant: string,
+  conversation: string,
+  n: number,
+  type = 'message.received',
+  extra: Partial<EventEnvelope> = {},
+): EventEnvelope {
   return {
     schema: 1,
     id: `${conversation}-e${n}`,
@@ -89,7 +102,11 @@ export function event(tenant: string, conversation: string, n: number, type = 'm
 }
 
 /** Publishes events in the given order (each awaited for its PubAck, all issued without waiting). */
-export async function publishEvents(h: NatsHandles, events: EventEnvelope[], chunk = 2000): Promise<Array<{ seq: number; duplicate: boolean }>> {
+export async function publishEvents(
+  h: NatsHandles,
+  events: EventEnvelope[],
+  chunk = 2000,
+): Promise<Array<{ seq: number; duplicate: boolean }>> {
   const out: Array<{ seq: number; duplicate: boolean }> = [];
   for (let i = 0; i < events.length; i += chunk) {
     const acks = await Promise.all(
@@ -104,14 +121,23 @@ export async function publishEvents(h: NatsHandles, events: EventEnvelope[], chu
   return out;
 }
 
-export async function readState(h: NatsHandles, tenant: string, conversation: string): Promise<StoredState<ConversationState> | undefined> {
+export async function readState(
+  h: NatsHandles,
+  tenant: string,
+  conversation: string,
+): Promise<StoredState<ConversationState> | undefined> {
   const kv = await h.kvm.open(STATE_BUCKET);
   const entry = await kv.get(`${tenant}.${conversation}`);
   if (!entry || entry.length === 0) return undefined;
   return decodeMsgpack(entry.value) as StoredState<ConversationState>;
 }
 
-export async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 30_000, everyMs = 100): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  fn: () => Promise<T | undefined | false>,
+  timeoutMs = 30_000,
+  everyMs = 100,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
@@ -121,7 +147,10 @@ export async function waitFor<T>(what: string, fn: () => Promise<T | undefined |
     } catch (err) {
       last = err;
     }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    if (Date.now() > deadline)
+      throw new Error(
+        `timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`,
+      );
     await new Promise((r) => setTimeout(r, everyMs));
   }
 }
@@ -141,7 +170,10 @@ export interface ChildParley {
 }
 
 /** Runs `parley start` from source in a child process (for kill -9 and signal tests). */
-export function spawnParley(t: Teardown, config: { natsUrl: string; dataDir: string; partitions: number; env?: Record<string, string> }): ChildParley {
+export function spawnParley(
+  t: Teardown,
+  config: { natsUrl: string; dataDir: string; partitions: number; env?: Record<string, string> },
+): ChildParley {
   const proc = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), 'start'], {
     cwd: ROOT,
     env: {
@@ -153,6 +185,7 @@ export function spawnParley(t: Teardown, config: { natsUrl: string; dataDir: str
       PARLEY_RULES: FIXTURE_RULES,
       PARLEY_RUNTIME__LEASE_TTL_MS: '3000',
       PARLEY_LOG__LEVEL: 'info',
+      PARLEY_HTTP__PORT: '0',
       ...config.env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -186,7 +219,11 @@ export function spawnParley(t: Teardown, config: { natsUrl: string; dataDir: str
         };
         const timer = setTimeout(() => {
           listeners.delete(check);
-          rej(new Error(`no log line matching ${pattern} within ${timeoutMs} ms; last lines:\n${lines.slice(-15).join('\n')}`));
+          rej(
+            new Error(
+              `no log line matching ${pattern} within ${timeoutMs} ms; last lines:\n${lines.slice(-15).join('\n')}`,
+            ),
+          );
         }, timeoutMs);
         listeners.add(check);
         check();

@@ -67,6 +67,7 @@ t.test('definitions - the shipped streams/ directory loads with the agreed setti
     'parley-deployment',
     'parley-executions',
     'parley-leases',
+    'parley-replay',
     'parley-rules',
     'parley-state',
     'parley-timers',
@@ -76,6 +77,7 @@ t.test('definitions - the shipped streams/ directory loads with the agreed setti
   t.equal(buckets.get('parley-state')?.history, 1);
   t.equal(buckets.get('parley-rules')?.history, 10);
   t.equal(buckets.get('parley-executions')?.max_age, 7 * DAY);
+  t.equal(buckets.get('parley-replay')?.max_age, 10 * MINUTE, 'replay guard outlives the 5-minute tolerance');
   t.ok(
     defs.buckets.every((b) => b.replicas === 1),
     'CAS buckets stay at one replica (2.9.x)',

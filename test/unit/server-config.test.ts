@@ -2,8 +2,8 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import { ConfigError } from '../../src/errors/app-error.js';
+import { ROLE_PASSWORD_ENV } from '../../src/nats/permissions.js';
 import {
-  AUTHORIZATION_PLACEHOLDER,
   CLUSTER_BLOCK_COMMENT,
   NATS_CONF_DEFAULTS,
   partitionFor,
@@ -23,7 +23,12 @@ t.test('server-config - the checked-in nats.conf is exactly the render of the de
   );
   t.equal(renderCheckedInConfig(), renderServerConfig(NATS_CONF_DEFAULTS));
   t.ok(text.startsWith(SERVER_CONFIG_HEADER), 'starts with the header');
-  t.ok(text.includes(AUTHORIZATION_PLACEHOLDER), 'keeps the marked place for users and permissions');
+  t.match(text, /^accounts \{$/m, 'users and permissions live in accounts');
+  t.notMatch(text, /^authorization/m, 'no authorization block next to accounts (CVE-2023-47090)');
+  t.notMatch(text, /^\s*no_auth_user/m, 'no anonymous user');
+  for (const env of Object.values(ROLE_PASSWORD_ENV)) {
+    t.match(text, new RegExp(`password: \\$${env}$`, 'm'), `${env} is read from the environment`);
+  }
   t.ok(text.includes(CLUSTER_BLOCK_COMMENT), 'carries the commented cluster block');
   t.match(text, /^listen: "127\.0\.0\.1:4222"$/m);
   t.match(text, /^ {2}store_dir: "\.parley\/nats"$/m);
@@ -31,6 +36,7 @@ t.test('server-config - the checked-in nats.conf is exactly the render of the de
     text,
     /"ingest\.\*\.\*\.>": "evt\.\{\{partition\(64,1,2\)\}\}\.\{\{wildcard\(1\)\}\}\.\{\{wildcard\(2\)\}\}\.>"/,
   );
+  t.notMatch(text, /^mappings/m, 'the mapping belongs to the PARLEY account, not the global one');
   for (const line of CLUSTER_BLOCK_COMMENT.trimEnd().split('\n'))
     t.match(line, /^#/, 'cluster block stays commented');
 });

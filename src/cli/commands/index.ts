@@ -6,7 +6,16 @@ import { registerDlq } from './dlq.js';
 import { registerSimPlatform } from './sim-platform.js';
 import { registerStart } from './start.js';
 import { registerStreams } from './streams.js';
+import { registerToken } from './token.js';
 
 export type RegisterCommand = (program: Command) => void;
 
-export const commands: RegisterCommand[] = [registerBench, registerStart, registerStreams, registerDecode, registerDlq, registerSimPlatform];
+export const commands: RegisterCommand[] = [
+  registerBench,
+  registerStart,
+  registerStreams,
+  registerDecode,
+  registerDlq,
+  registerSimPlatform,
+  registerToken,
+];

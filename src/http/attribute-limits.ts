@@ -1,0 +1,61 @@
+/**
+ * Limits on event attributes (free-form JSON from producers): nesting depth, size, string and key lengths.
+ * Each problem is reported with the path of the value at fault, so a 400 can name it exactly
+ * (`events.3.attributes.profile.bio`).
+ */
+export interface AttributeLimits {
+  /** Nesting depth of objects and arrays; the attributes object itself is depth 1. */
+  maxAttributeDepth: number;
+  /** Size of the attributes as JSON, in bytes. */
+  maxAttributesBytes: number;
+  /** Longest string value, in characters. */
+  maxStringLength: number;
+  /** Longest object key, in characters. */
+  maxKeyLength: number;
+}
+
+export interface LimitIssue {
+  /** Path below the attributes object. */
+  path: Array<string | number>;
+  message: string;
+}
+
+/** At most this many issues per event: a pathological payload must not produce a megabyte of errors. */
+const MAX_ISSUES = 20;
+
+export function checkAttributes(attributes: Record<string, unknown>, limits: AttributeLimits): LimitIssue[] {
+  const issues: LimitIssue[] = [];
+  const walk = (value: unknown, path: Array<string | number>, depth: number): void => {
+    if (issues.length >= MAX_ISSUES) return;
+    if (typeof value === 'string') {
+      if (value.length > limits.maxStringLength) {
+        issues.push({ path, message: `string longer than ${limits.maxStringLength} characters` });
+      }
+      return;
+    }
+    if (typeof value !== 'object' || value === null) return;
+    if (depth > limits.maxAttributeDepth) {
+      issues.push({ path, message: `nested deeper than ${limits.maxAttributeDepth} levels` });
+      return;
+    }
+    if (Array.isArray(value)) {
+      for (const [i, v] of value.entries()) walk(v, [...path, i], depth + 1);
+      return;
+    }
+    for (const [key, v] of Object.entries(value)) {
+      if (key.length > limits.maxKeyLength) {
+        issues.push({ path: [...path, key], message: `key longer than ${limits.maxKeyLength} characters` });
+        continue;
+      }
+      walk(v, [...path, key], depth + 1);
+    }
+  };
+  walk(attributes, [], 1);
+  if (issues.length === 0) {
+    const bytes = Buffer.byteLength(JSON.stringify(attributes), 'utf8');
+    if (bytes > limits.maxAttributesBytes) {
+      issues.push({ path: [], message: `${bytes} bytes as JSON; at most ${limits.maxAttributesBytes}` });
+    }
+  }
+  return issues;
+}

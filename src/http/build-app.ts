@@ -1,0 +1,224 @@
+/**
+ * buildApp(deps): the HTTP API as a Fastify instance, without listen() (tests use inject() or listen on port
+ * 0; the ingest role listens). Owns the wire format: JSON bodies only (raw bytes kept for signatures), one
+ * error shape `{ error: { code, message, issues? } }` and one mapping from errors to status codes:
+ *   ValidationError 400 (issues name the field: path, field, index) · UnauthorizedError 401 · ForbiddenError 403
+ *   · NotFoundError 404 · body too large 413 · other content types 415 · RetryableError 503 + Retry-After
+ *   · anything else 500 (logged once, here).
+ * Routes live in routes/; authentication in request-auth.ts; NATS behind the ports in ports.ts.
+ */
+import type { ServerOptions as HttpsServerOptions } from 'node:https';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
+import type { Registry } from 'prom-client';
+import type { ParleyConfig } from '../config/schema.js';
+import { errorMessage, RetryableError, ValidationError } from '../errors/app-error.js';
+import { createHttpMetrics } from '../obs/http-metrics.js';
+import type { Logger } from '../obs/logger.js';
+import { compileAuth } from './auth.js';
+import { ForbiddenError, NotFoundError, UnauthorizedError } from './errors.js';
+import { createIngestParser } from './ingest-body.js';
+import { openApiDocument } from './openapi.js';
+import type { ConversationReader, EventSink, ReadinessProbe, ReplayGuard } from './ports.js';
+import { installRequestAuth } from './request-auth.js';
+import { registerConversationRoutes } from './routes/conversations.js';
+import { registerEventRoutes } from './routes/events.js';
+import { registerOperationsRoutes } from './routes/operations.js';
+
+export const API_VERSION = '0.1.0';
+
+export interface AppTls {
+  key: Buffer;
+  cert: Buffer;
+  ca?: Buffer;
+  clientAuth: 'none' | 'request' | 'require';
+}
+
+export interface AppDeps {
+  config: Pick<ParleyConfig, 'http' | 'tenants' | 'admin'>;
+  log: Logger;
+  /** Where the metrics go, and what /metrics serves. */
+  registry: Registry;
+  events: EventSink;
+  conversations: ConversationReader;
+  replay: ReplayGuard;
+  readiness: ReadinessProbe;
+  /** PEM material read by the caller; the listener serves HTTPS when given. */
+  tls?: AppTls;
+  /** Milliseconds since the epoch; default Date.now. */
+  now?: () => number;
+  /** Decision records returned with a conversation; default 50. */
+  trailLimit?: number;
+}
+
+interface ErrorBody {
+  error: {
+    code: string;
+    message: string;
+    issues?: Array<{ path: string; field: string; index?: number; message: string }>;
+  };
+}
+
+function issueOf(i: { path: string; message: string }) {
+  const m = /^events\.(\d+)\.(.+)$/.exec(i.path);
+  return m
+    ? { path: i.path, field: m[2]!, index: Number(m[1]), message: i.message }
+    : { path: i.path, field: i.path, message: i.message };
+}
+
+function bodyOf(code: string, message: string, issues?: ErrorBody['error']['issues']): ErrorBody {
+  return { error: { code, message, ...(issues ? { issues } : {}) } };
+}
+
+const FASTIFY_STATUS: Record<string, { status: number; code: string; reason: string; field?: string }> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: { status: 413, code: 'BODY_TOO_LARGE', reason: 'too_large', field: 'body' },
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: {
+    status: 415,
+    code: 'UNSUPPORTED_MEDIA_TYPE',
+    reason: 'media_type',
+    field: 'Content-Type',
+  },
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: {
+    status: 400,
+    code: 'INVALID_CONTENT_LENGTH',
+    reason: 'validation',
+    field: 'body',
+  },
+  FST_ERR_CTP_EMPTY_JSON_BODY: {
+    status: 400,
+    code: 'VALIDATION_FAILED',
+    reason: 'validation',
+    field: 'body',
+  },
+};
+
+export function buildApp(deps: AppDeps): FastifyInstance {
+  const { http } = deps.config;
+  const now = deps.now ?? Date.now;
+  const log = deps.log.child({ component: 'http' });
+  const metrics = createHttpMetrics(deps.registry);
+  const auth = compileAuth(deps.config);
+  const https: HttpsServerOptions | undefined = deps.tls && {
+    key: deps.tls.key,
+    cert: deps.tls.cert,
+    ...(deps.tls.ca ? { ca: deps.tls.ca } : {}),
+    requestCert: deps.tls.clientAuth !== 'none',
+    rejectUnauthorized: deps.tls.clientAuth === 'require',
+  };
+
+  const app = Fastify({
+    loggerInstance: log as FastifyBaseLogger,
+    // One line per request would dominate the ingest path; errors are logged in the error handler.
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: http.bodyLimitBytes,
+    ...(https ? { https } : {}),
+  }) as unknown as FastifyInstance;
+
+  // JSON only; keep the raw bytes, which a signed request's signature covers.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (req, body, done) => {
+    const raw = body as Buffer;
+    req.rawBody = raw;
+    if (raw.length === 0) {
+      done(
+        new ValidationError('empty body', [{ path: 'body', message: 'expected a JSON object' }]),
+        undefined,
+      );
+      return;
+    }
+    try {
+      done(null, JSON.parse(raw.toString('utf8')));
+    } catch (err) {
+      done(
+        new ValidationError('body is not valid JSON', [{ path: 'body', message: errorMessage(err) }]),
+        undefined,
+      );
+    }
+  });
+
+  installRequestAuth(app, {
+    auth,
+    replay: deps.replay,
+    toleranceSeconds: http.signatureToleranceSeconds,
+    clientAuth: deps.tls?.clientAuth ?? 'none',
+    now,
+  });
+
+  app.addHook('onResponse', async (req, reply) => {
+    const route = req.routeOptions.url ?? 'unmatched';
+    metrics.requestSeconds.observe(
+      { method: req.method, route, status: String(reply.statusCode) },
+      reply.elapsedTime / 1000,
+    );
+  });
+
+  app.setErrorHandler((err: Error, req, reply) => {
+    const reject = (status: number, reason: string, body: ErrorBody) => {
+      if (req.routeOptions.url === '/v1/events') metrics.ingestRejectedTotal.inc({ reason });
+      return reply.code(status).send(body);
+    };
+    if (err instanceof ValidationError) {
+      return reject(
+        400,
+        'validation',
+        bodyOf(err.code, err.message.split('\n')[0]!, err.issues.map(issueOf)),
+      );
+    }
+    if (err instanceof UnauthorizedError) {
+      reply.header('WWW-Authenticate', 'Bearer realm="parley"');
+      return reject(401, 'unauthorized', bodyOf(err.code, err.message));
+    }
+    if (err instanceof ForbiddenError) return reject(403, 'forbidden', bodyOf(err.code, err.message));
+    if (err instanceof NotFoundError) return reply.code(404).send(bodyOf(err.code, err.message));
+    if (err instanceof RetryableError) {
+      const seconds = Math.max(1, Math.ceil((err.retryAfterMs ?? http.retryAfterSeconds * 1000) / 1000));
+      reply.header('Retry-After', String(seconds));
+      log.warn(
+        { err: { message: err.message, code: err.code }, route: req.routeOptions.url },
+        'answering 503',
+      );
+      return reject(503, 'unavailable', bodyOf('UNAVAILABLE', `${err.message}; retry after ${seconds} s`));
+    }
+    const code = (err as { code?: string }).code;
+    const known = code ? FASTIFY_STATUS[code] : undefined;
+    if (known) {
+      const issues = known.field
+        ? [{ path: known.field, field: known.field, message: err.message }]
+        : undefined;
+      return reject(known.status, known.reason, bodyOf(known.code, err.message, issues));
+    }
+    const status = (err as { statusCode?: number }).statusCode;
+    if (status && status >= 400 && status < 500)
+      return reply.code(status).send(bodyOf(code ?? 'BAD_REQUEST', err.message));
+    log.error({ err, route: req.routeOptions.url }, 'request failed');
+    return reply.code(500).send(bodyOf('INTERNAL', 'internal error'));
+  });
+
+  app.setNotFoundHandler((req, reply) => {
+    reply.code(404).send(bodyOf('NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0]}`));
+  });
+
+  const limits = { ...http.limits };
+  registerOperationsRoutes(app, {
+    registry: deps.registry,
+    readiness: deps.readiness,
+    openapi: () => openApiDocument({ limits, maxBatch: http.maxBatch, version: API_VERSION }),
+  });
+  registerEventRoutes(app, {
+    parser: createIngestParser({
+      limits,
+      maxBatch: http.maxBatch,
+      dedupeWindowSeconds: limits.dedupeWindowSeconds,
+      now,
+    }),
+    events: deps.events,
+    metrics,
+    log,
+    publishTimeoutMs: http.publishTimeoutMs,
+  });
+  registerConversationRoutes(app, {
+    conversations: deps.conversations,
+    tenants: Object.keys(deps.config.tenants),
+    trailLimit: deps.trailLimit ?? 50,
+  });
+  return app;
+}

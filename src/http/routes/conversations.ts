@@ -1,0 +1,52 @@
+/**
+ * Conversation views: GET /v1/conversations/:conversation (the credential's tenant) and the operator's
+ * GET /v1/admin/tenants/:tenant/conversations/:conversation. Both return the state stored in parley-state
+ * and the recent decision trail from AUDIT.
+ */
+import type { FastifyInstance } from 'fastify';
+import type { z } from 'zod';
+import { ValidationError } from '../../errors/app-error.js';
+import { NotFoundError } from '../errors.js';
+import { zodToIssues } from '../ingest-body.js';
+import type { ConversationReader } from '../ports.js';
+import { tenantOf } from '../request-auth.js';
+import { AdminConversationParamsSchema, ConversationParamsSchema } from '../schemas.js';
+
+export interface ConversationRoutesOptions {
+  conversations: ConversationReader;
+  tenants: readonly string[];
+  /** Decision records returned with a conversation. */
+  trailLimit: number;
+}
+
+function parseParams<T extends z.ZodType>(schema: T, params: unknown): z.output<T> {
+  const parsed = schema.safeParse(params);
+  if (!parsed.success) throw new ValidationError('invalid path', zodToIssues(parsed.error));
+  return parsed.data;
+}
+
+export function registerConversationRoutes(app: FastifyInstance, o: ConversationRoutesOptions): void {
+  const view = async (tenant: string, conversation: string) => {
+    const [stored, trail] = await Promise.all([
+      o.conversations.read(tenant, conversation),
+      o.conversations.trail(tenant, conversation, o.trailLimit),
+    ]);
+    if (!stored && trail.length === 0) throw new NotFoundError(`no conversation "${conversation}" yet`);
+    return { tenant, conversation, seq: stored?.seq ?? 0, state: stored?.state ?? null, trail };
+  };
+
+  app.get('/v1/conversations/:conversation', { config: { auth: 'tenant' } }, async (req) => {
+    const { conversation } = parseParams(ConversationParamsSchema, req.params);
+    return view(tenantOf(req), conversation);
+  });
+
+  app.get(
+    '/v1/admin/tenants/:tenant/conversations/:conversation',
+    { config: { auth: 'admin' } },
+    async (req) => {
+      const { tenant, conversation } = parseParams(AdminConversationParamsSchema, req.params);
+      if (!o.tenants.includes(tenant)) throw new NotFoundError(`no tenant "${tenant}"`);
+      return view(tenant, conversation);
+    },
+  );
+}

@@ -1,0 +1,250 @@
+/**
+ * NATS users and least-privilege permissions per Parley role, rendered into the `accounts` block of nats.conf.
+ *
+ * Two accounts, no `authorization` block (mixing the two is what CVE-2023-47090, fixed in 2.9.23, exploited;
+ * with accounts only and no `no_auth_user`, a client without credentials is refused):
+ *   - PARLEY: JetStream, the ingest partition mapping and the role users `ingest` (HTTP API), `actors`,
+ *     `connectors` and `admin` (operators, provisioning: everything).
+ *   - PRODUCERS: one user per tenant for direct `nats pub ingest.<tenant>.…` producers. It imports the
+ *     `ingest.>` service from PARLEY, so a message crosses into PARLEY as `ingest.…` and is partitioned there.
+ *     A producer can publish only `ingest.<its tenant>.>` and can never reach `evt.>` or any JetStream API.
+ *
+ * What must stay true (verified on nats-server 2.9.10 by test/integration/nats-permissions.test.ts):
+ *   - 2.9 checks publish permissions against the subject *after* the account's subject mapping, so a PARLEY
+ *     user that publishes `ingest.…` needs `evt.>`; that is why untrusted producers live in PRODUCERS, where
+ *     no mapping applies and the check sees `ingest.<tenant>.…`.
+ *   - Replies arrive under a per-user inbox prefix `_INBOX.<user>` (Parley sets it from nats.user), so one
+ *     role cannot read another role's JetStream API responses or KV reads.
+ */
+
+/** The roles with a NATS user of their own in the PARLEY account. */
+export const NATS_ROLES = ['ingest', 'actors', 'connectors', 'admin'] as const;
+export type NatsRole = (typeof NATS_ROLES)[number];
+
+export const PARLEY_ACCOUNT = 'PARLEY';
+export const PRODUCERS_ACCOUNT = 'PRODUCERS';
+
+export interface Permissions {
+  publish: string[];
+  subscribe: string[];
+}
+
+/** A password in nats.conf: a literal (embedded server) or an environment variable the server reads. */
+export type Secret = { value: string } | { env: string };
+
+export interface ServerAuthorization {
+  /** Password of each role user. */
+  roles: Record<NatsRole, Secret>;
+  /** Direct producers: tenant id -> password of user `producer-<tenant>`. */
+  producers?: Record<string, Secret>;
+}
+
+/** Environment variables the checked-in nats.conf reads the role passwords from. */
+export const ROLE_PASSWORD_ENV: Record<NatsRole, string> = {
+  ingest: 'NATS_PASSWORD_INGEST',
+  actors: 'NATS_PASSWORD_ACTORS',
+  connectors: 'NATS_PASSWORD_CONNECTORS',
+  admin: 'NATS_PASSWORD_ADMIN',
+};
+
+export function inboxPrefixFor(user: string): string {
+  return `_INBOX.${user}`;
+}
+
+export function producerUser(tenant: string): string {
+  return `producer-${tenant}`;
+}
+
+const JS = '$JS.API';
+
+/** Read a KV bucket: open it (stream info) and get keys (direct get or message get). */
+function kvRead(bucket: string): string[] {
+  const stream = `KV_${bucket}`;
+  return [`${JS}.DIRECT.GET.${stream}`, `${JS}.DIRECT.GET.${stream}.>`, `${JS}.STREAM.MSG.GET.${stream}`];
+}
+
+/** Read and write a KV bucket (puts, creates and CAS updates are publishes to $KV.<bucket>.<key>). */
+function kvWrite(bucket: string): string[] {
+  return [...kvRead(bucket), `$KV.${bucket}.>`];
+}
+
+/** Watch a KV bucket (ordered consumer on its stream, with flow control). */
+function kvWatch(bucket: string): string[] {
+  return [...consume(`KV_${bucket}`), `$JS.FC.KV_${bucket}.>`];
+}
+
+/** Create, inspect, delete and pull from consumers of one stream, and ack its messages. */
+function consume(stream: string): string[] {
+  return [
+    `${JS}.CONSUMER.CREATE.${stream}`,
+    `${JS}.CONSUMER.CREATE.${stream}.>`,
+    `${JS}.CONSUMER.DURABLE.CREATE.${stream}.>`,
+    `${JS}.CONSUMER.INFO.${stream}.>`,
+    `${JS}.CONSUMER.DELETE.${stream}.>`,
+    `${JS}.CONSUMER.MSG.NEXT.${stream}.>`,
+    `${JS}.CONSUMER.NAMES.${stream}`,
+    `${JS}.CONSUMER.LIST.${stream}`,
+    `$JS.ACK.${stream}.>`,
+  ];
+}
+
+/** Every role: account info, stream info (start-up verifies the definitions) and the deployment facts. */
+const COMMON = [`${JS}.INFO`, `${JS}.STREAM.INFO.*`, `${JS}.STREAM.NAMES`, ...kvRead('parley-deployment')];
+
+/**
+ * Publishing an event: `ingest.>` is what the code publishes; `evt.>` is what 2.9 checks after the mapping.
+ */
+const PUBLISH_EVENTS = ['ingest.>', 'evt.>'];
+
+/** The grants of each role user in the PARLEY account. Subscribe grants are the user's own inbox only. */
+export const ROLE_PERMISSIONS: Record<NatsRole, Permissions> = {
+  ingest: {
+    publish: [
+      ...COMMON,
+      ...PUBLISH_EVENTS,
+      ...kvWrite('parley-replay'),
+      ...kvRead('parley-state'),
+      ...consume('AUDIT'),
+      `${JS}.DIRECT.GET.AUDIT`,
+      `${JS}.STREAM.MSG.GET.AUDIT`,
+      `${JS}.CONSUMER.LIST.EVENTS`, // readiness: are the partition consumers bound
+    ],
+    subscribe: [`${inboxPrefixFor('ingest')}.>`],
+  },
+  actors: {
+    publish: [
+      ...COMMON,
+      ...PUBLISH_EVENTS,
+      'act.>',
+      'esc.>',
+      'audit.>',
+      'dlq.>',
+      ...consume('EVENTS'),
+      ...kvWrite('parley-state'),
+      ...kvWrite('parley-leases'),
+      ...kvWrite('parley-timers'),
+      ...kvWrite('parley-consent'),
+      ...kvRead('parley-control'),
+      ...kvRead('parley-rules'),
+      ...kvWatch('parley-rules'),
+      ...kvWatch('parley-control'),
+    ],
+    subscribe: [`${inboxPrefixFor('actors')}.>`],
+  },
+  connectors: {
+    publish: [
+      ...COMMON,
+      ...PUBLISH_EVENTS,
+      'audit.>',
+      'dlq.>',
+      ...consume('ACTIONS'),
+      ...kvWrite('parley-tokens'),
+      ...kvWrite('parley-executions'),
+      ...kvRead('parley-consent'),
+      ...kvRead('parley-control'),
+      ...kvWatch('parley-control'),
+    ],
+    subscribe: [`${inboxPrefixFor('connectors')}.>`],
+  },
+  admin: { publish: ['>'], subscribe: ['>'] },
+};
+
+/** A direct producer for one tenant: its own ingest subjects, and its inbox for JetStream acks. */
+export function producerPermissions(tenant: string): Permissions {
+  return {
+    publish: [`ingest.${tenant}.>`],
+    subscribe: [`${inboxPrefixFor(producerUser(tenant))}.>`],
+  };
+}
+
+const ROLE_PURPOSE: Record<NatsRole, string> = {
+  ingest: 'HTTP API: publishes events, reads conversation state and audit, replay-guard bucket',
+  actors: 'conversation actors: EVENTS partition consumers, state/leases/consent, publishes effects',
+  connectors: 'connector consumers on ACTIONS, token buckets, execution records, outcomes back to EVENTS',
+  admin: 'operators and provisioning (parley streams apply, nats CLI): everything',
+};
+
+function quote(value: string): string {
+  return JSON.stringify(value);
+}
+
+function renderSecret(secret: Secret): string {
+  // A bare $NAME is a variable reference: nats-server reads it from its environment (or a bcrypt hash in it).
+  return 'env' in secret ? `$${secret.env}` : quote(secret.value);
+}
+
+function renderList(items: string[], indent: string): string {
+  return `[\n${items.map((i) => `${indent}  ${quote(i)}`).join('\n')}\n${indent}]`;
+}
+
+function renderUser(
+  user: string,
+  secret: Secret,
+  perms: Permissions,
+  indent: string,
+  comment?: string,
+): string {
+  const inner = `${indent}  `;
+  return [
+    ...(comment ? [`${indent}# ${comment}`] : []),
+    `${indent}{`,
+    `${inner}user: ${quote(user)}`,
+    `${inner}password: ${renderSecret(secret)}`,
+    `${inner}permissions: {`,
+    `${inner}  publish: { allow: ${renderList(perms.publish, `${inner}  `)} }`,
+    `${inner}  subscribe: { allow: ${renderList(perms.subscribe, `${inner}  `)} }`,
+    `${inner}}`,
+    `${indent}}`,
+  ].join('\n');
+}
+
+const PRODUCER_EXAMPLE = `    # One user per tenant publishing straight to NATS, e.g. for tenant acme:
+    # {
+    #   user: "producer-acme"
+    #   password: $NATS_PASSWORD_PRODUCER_ACME
+    #   permissions: {
+    #     publish: { allow: ["ingest.acme.>"] }
+    #     subscribe: { allow: ["_INBOX.producer-acme.>"] }
+    #   }
+    # }`;
+
+/**
+ * The `accounts { … }` block: PARLEY (JetStream, `mappingLine`, role users) and PRODUCERS (per-tenant users).
+ * `mappingLine` is the `"ingest.*.*.>": "evt.…"` entry; with accounts, mappings live inside the account.
+ */
+export function renderAccounts(auth: ServerAuthorization, mappingLine: string): string {
+  const roleUsers = NATS_ROLES.map((role) =>
+    renderUser(role, auth.roles[role], ROLE_PERMISSIONS[role], '      ', ROLE_PURPOSE[role]),
+  );
+  const producers = Object.entries(auth.producers ?? {}).map(([tenant, secret]) =>
+    renderUser(producerUser(tenant), secret, producerPermissions(tenant), '      '),
+  );
+  return [
+    `# --- Users and permissions per role -------------------------------------------------------------------------`,
+    `# Accounts only (no authorization block, no no_auth_user): a client without valid credentials is refused.`,
+    `# Each role connects as its own user and receives replies under _INBOX.<user> (Parley sets that prefix).`,
+    `# nats-server 2.9 checks publish permissions after the subject mapping, hence "evt.>" for Parley's own`,
+    `# event publishers; untrusted producers live in ${PRODUCERS_ACCOUNT}, which can only reach ingest.<tenant>.>`,
+    `# through a service import. A password may also be a bcrypt hash (nats server passwd).`,
+    'accounts {',
+    `  ${PARLEY_ACCOUNT} {`,
+    '    jetstream: enabled',
+    '    mappings = {',
+    `      ${mappingLine}`,
+    '    }',
+    '    exports: [ { service: "ingest.>" } ]',
+    '    users: [',
+    [...roleUsers].join('\n'),
+    '    ]',
+    '  }',
+    `  ${PRODUCERS_ACCOUNT} {`,
+    `    imports: [ { service: { account: ${PARLEY_ACCOUNT}, subject: "ingest.>" } } ]`,
+    '    users: [',
+    producers.length > 0 ? producers.join('\n') : PRODUCER_EXAMPLE,
+    '    ]',
+    '  }',
+    '}',
+    `# ------------------------------------------------------------------------------------------------------------`,
+    '',
+  ].join('\n');
+}
