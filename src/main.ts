@@ -26,9 +26,12 @@ import { applyDefinitions } from './nats/provision.js';
 import { checkServerVersion } from './nats/server-version.js';
 import { createLogger, type Logger } from './obs/logger.js';
 import { createRegistry, createRuntimeMetrics } from './obs/metrics.js';
-import { loadRuleSet } from './rules/rule-set.js';
+import { KvRuleRepository, RULES_BUCKET } from './nats/rules-bucket.js';
+import { KvTimerIndex } from './nats/timer-index.js';
+import { RuleStore } from './rules/rule-store.js';
 import type { StoredState } from './runtime/actor-cell.js';
 import { ActorWorker } from './runtime/actor-worker.js';
+import { TimerWheel } from './runtime/timer-wheel.js';
 import type { LeaseRecord } from './runtime/partition-lease.js';
 import { systemClock } from './runtime/ports.js';
 import { SimPlatform } from './sim/sim-platform.js';
@@ -59,6 +62,8 @@ export interface Parley {
   readonly log: Logger;
   readonly registry: Registry;
   readonly actors: ActorWorker<ConversationState> | undefined;
+  /** The rules the actors decide with (hot-reloaded), when the actors role runs. */
+  readonly rules: RuleStore | undefined;
   readonly connectors: Connectors | undefined;
   /** The in-process simulated platform (simPlatform.enabled), if running. */
   readonly simPlatform: SimPlatform | undefined;
@@ -109,14 +114,29 @@ export async function start(config: ParleyConfig, options: StartOptions = {}): P
     }
 
     let actors: ActorWorker<ConversationState> | undefined;
+    let ruleStore: RuleStore | undefined;
     if (roles.has('actors')) {
-      const rules = loadRuleSet(config.rules);
-      log.info({ version: rules.version, rules: rules.rules.length }, 'rules loaded');
+      // Hot-reloaded: pushed versions (parley rules push) replace the directory's without a restart.
+      const rules = await RuleStore.open({
+        dir: config.rules,
+        repo: new KvRuleRepository(await handles.kvm.open(RULES_BUCKET)),
+        log,
+      });
+      await rules.watch();
+      cleanups.push(async () => rules.stop());
+      ruleStore = rules;
+      const timers = new TimerWheel({
+        index: await KvTimerIndex.open(handles),
+        publisher: new JetStreamPublisher(handles.js),
+        clock: systemClock,
+        log,
+      });
       const rt = config.runtime;
       actors = new ActorWorker({
         partitions: parsePartitionSet(rt.partitions, config.partitions),
         owner,
         kind: conversationActor,
+        timers,
         contextFor: (seq, now) => ({ seq, now, rules, gate: passThroughGate }),
         source: new NatsPartitionSource(handles, {
           ackWaitMs: rt.ackWaitMs,
@@ -193,6 +213,7 @@ export async function start(config: ParleyConfig, options: StartOptions = {}): P
       log,
       registry,
       actors,
+      rules: ruleStore,
       connectors,
       simPlatform,
       ingest,

@@ -80,6 +80,8 @@ export class RuleSet implements Decider {
   readonly archive: JourneyArchive;
   readonly rulesByType: ReadonlyMap<string, CompiledRule[]>;
   readonly entriesByType: ReadonlyMap<string, CompiledJourney[]>;
+  /** Every definition as canonical JSON lines, by `<kind>:<id>` (for `parley rules diff`). */
+  readonly definitions: ReadonlyArray<{ key: string; lines: string[] }>;
 
   constructor(parts: {
     version: string;
@@ -89,8 +91,10 @@ export class RuleSet implements Decider {
     segments: Map<string, Predicate>;
     detectors: CompiledDetectors;
     schedules: CompiledSchedule[];
+    definitions?: Array<{ key: string; lines: string[] }>;
   }) {
     this.version = parts.version;
+    this.definitions = parts.definitions ?? [];
     this.sources = parts.sources;
     this.rules = parts.rules;
     this.journeys = parts.journeys;
@@ -353,7 +357,11 @@ export function compileRuleSet(sources: RuleSource[]): RuleSet {
     if (previous) issues.push(at(p.src, ['id'], `${kind} id "${id}" is also defined in ${previous}`));
     ids.set(key, p.src.file);
   };
+  const definitions: Array<{ key: string; lines: string[] }> = [];
   for (const p of parsed) {
+    const key =
+      p.kind === 'segments' || p.kind === 'detectors' ? `${p.kind}:${p.src.file}` : `${p.kind}:${p.doc.id}`;
+    definitions.push({ key, lines: JSON.stringify(p.doc, null, 1).split('\n') });
     if (p.kind === 'rule') {
       claim(p, 'rule', p.doc.id);
       const rule = compileRule(p, segments, issues);
@@ -380,6 +388,7 @@ export function compileRuleSet(sources: RuleSource[]): RuleSet {
     segments,
     detectors,
     schedules,
+    definitions,
   });
 }
 

@@ -3,6 +3,8 @@ import type { Command } from 'commander';
 import { registerBench } from './bench.js';
 import { registerDecode } from './decode.js';
 import { registerDlq } from './dlq.js';
+import { registerReplay } from './replay.js';
+import { registerRules } from './rules.js';
 import { registerSimPlatform } from './sim-platform.js';
 import { registerStart } from './start.js';
 import { registerStreams } from './streams.js';
@@ -15,6 +17,8 @@ export const commands: RegisterCommand[] = [
   registerStart,
   registerStreams,
   registerDecode,
+  registerRules,
+  registerReplay,
   registerDlq,
   registerSimPlatform,
   registerToken,

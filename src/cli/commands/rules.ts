@@ -1,0 +1,179 @@
+/**
+ * `parley rules validate|test|push|list|diff`: rule sets as data. validate and test work offline on a
+ * directory; push stores a new version in the rules bucket (running workers switch without a restart; a
+ * set that does not validate changes nothing) and records the push in AUDIT; list and diff read the bucket.
+ */
+import { resolve } from 'node:path';
+import type { Command } from 'commander';
+import { encode } from '../../envelope/codec.js';
+import { SCHEMA_VERSION } from '../../envelope/envelope.js';
+import { ValidationError } from '../../errors/app-error.js';
+import { KvRuleRepository, RULES_BUCKET } from '../../nats/rules-bucket.js';
+import { diffRuleSets, loadStoredRuleSet, pushRuleSet, type RuleDiff } from '../../rules/repository.js';
+import { compileRuleSet, loadRuleSet, type RuleSet, readRuleDir } from '../../rules/rule-set.js';
+import { runTestCases } from '../../rules/test-cases.js';
+import { type CommonFlags, loadFromFlags, print, withCommonFlags } from '../options.js';
+import { withNatsSession } from '../with-nats.js';
+import type { RegisterCommand } from './index.js';
+
+function summary(set: RuleSet): Record<string, unknown> {
+  return {
+    version: set.version,
+    rules: set.rules.map((r) => r.id),
+    journeys: [...set.journeys.values()].map((j) => `${j.id}@${j.version}`),
+    segments: [...set.segments.keys()],
+    detectors: set.detectors.inactivity
+      .map((d) => d.id)
+      .concat(set.detectors.spend ? ['spend'] : [], set.detectors.failed ? ['failed_conversion'] : []),
+    schedules: set.schedules.map((s) => s.schedule.id),
+  };
+}
+
+function diffText(d: RuleDiff): string {
+  const lines = [`${d.from} -> ${d.to}`];
+  for (const a of d.added) lines.push(`+ ${a}`);
+  for (const r of d.removed) lines.push(`- ${r}`);
+  for (const c of d.changed) lines.push(`~ ${c.id}`, ...c.lines.map((l) => `    ${l}`));
+  if (lines.length === 1) lines.push('no differences');
+  return lines.join('\n');
+}
+
+const dirOf = (dir: string | undefined, flags: CommonFlags) =>
+  dir ? resolve(dir) : loadFromFlags(flags).config.rules;
+
+export const registerRules: RegisterCommand = (program: Command) => {
+  const rules = program
+    .command('rules')
+    .description('Validate, test, push, list and diff rule sets (rules as data)');
+
+  withCommonFlags(rules.command('validate'))
+    .description('Validate a rules directory: every issue at once with file, line and field')
+    .argument('[dir]', "rules directory (default: the config's rules)")
+    .option('--json', 'print as JSON')
+    .action((dir: string | undefined, flags: CommonFlags) => {
+      const set = loadRuleSet(dirOf(dir, flags));
+      const s = summary(set);
+      print(
+        flags,
+        s,
+        () =>
+          `ok: version ${set.version}: ${set.rules.length} rules, ${set.journeys.size} journeys, ${set.segments.size} segments, ${set.schedules.length} schedules`,
+      );
+    });
+
+  withCommonFlags(rules.command('test'))
+    .description('Run the *.test.yaml cases of a rules directory (events in, expected decisions out)')
+    .argument('[dir]', "rules directory (default: the config's rules)")
+    .option('--json', 'print as JSON')
+    .action((dir: string | undefined, flags: CommonFlags) => {
+      const d = dirOf(dir, flags);
+      const results = runTestCases(loadRuleSet(d), d);
+      const failed = results.filter((r) => !r.ok);
+      print(flags, results, () =>
+        [
+          ...results.map(
+            (r) =>
+              `${r.ok ? 'ok  ' : 'FAIL'} ${r.file}: ${r.name}${r.ok ? '' : `\n       ${r.problems.join('\n       ')}`}`,
+          ),
+          `${results.length - failed.length} passed, ${failed.length} failed`,
+        ].join('\n'),
+      );
+      if (failed.length > 0) process.exitCode = 1;
+    });
+
+  withCommonFlags(rules.command('push'))
+    .description(
+      'Validate a rules directory and store it as the current version; running workers switch to it',
+    )
+    .argument('[dir]', "rules directory (default: the config's rules)")
+    .option('--by <name>', 'who pushes (recorded)', process.env.USER ?? 'unknown')
+    .option('--json', 'print as JSON')
+    .action(async (dir: string | undefined, flags: CommonFlags & { by: string }) => {
+      const { config } = loadFromFlags(flags);
+      const files = readRuleDir(dir ? resolve(dir) : config.rules);
+      compileRuleSet(files); // fail before touching NATS
+      const result = await withNatsSession(config, async (h) => {
+        const repo = new KvRuleRepository(await h.kvm.open(RULES_BUCKET));
+        const pushed = await pushRuleSet(repo, files, { by: flags.by });
+        if (pushed.changed) {
+          const id = `rules-push.${pushed.version}`;
+          await h.js.publish(
+            'audit.rules._system._rules',
+            encode({
+              schema: SCHEMA_VERSION,
+              id,
+              kind: 'rules',
+              action: 'push',
+              by: flags.by,
+              at: new Date().toISOString(),
+              ...pushed,
+            }),
+            { msgID: id },
+          );
+        }
+        return pushed;
+      });
+      print(flags, result, () =>
+        result.changed
+          ? `pushed ${result.version}${result.previous ? ` (was ${result.previous})` : ''}`
+          : `unchanged: ${result.version} is already current`,
+      );
+    });
+
+  withCommonFlags(rules.command('list'))
+    .description('List the rule set versions in the rules bucket, marking the current one')
+    .option('--json', 'print as JSON')
+    .action(async (flags: CommonFlags) => {
+      const { config } = loadFromFlags(flags);
+      const rows = await withNatsSession(config, async (h) => {
+        const repo = new KvRuleRepository(await h.kvm.open(RULES_BUCKET));
+        const current = await repo.current();
+        const out = [];
+        for (const v of await repo.versions()) {
+          const s = await repo.get(v);
+          out.push({
+            version: v,
+            pushedAt: s?.pushedAt,
+            pushedBy: s?.pushedBy,
+            files: s?.files.length ?? 0,
+            current: v === current?.pointer.version,
+          });
+        }
+        return out.sort((a, b) => String(a.pushedAt).localeCompare(String(b.pushedAt)));
+      });
+      print(flags, rows, () =>
+        rows.length === 0
+          ? 'no rule set pushed yet (workers use the rules directory)'
+          : rows
+              .map(
+                (r) =>
+                  `${r.current ? '*' : ' '} ${r.version}  ${r.pushedAt}  ${r.pushedBy ?? ''}  ${r.files} files`,
+              )
+              .join('\n'),
+      );
+    });
+
+  withCommonFlags(rules.command('diff'))
+    .description('What changed: a directory against the current pushed version, or two pushed versions')
+    .argument('[dir]', "rules directory (default: the config's rules)")
+    .option('--from <version>', 'base version (default: the current one)')
+    .option('--to <version>', 'compare with this pushed version instead of a directory')
+    .option('--json', 'print as JSON')
+    .action(async (dir: string | undefined, flags: CommonFlags & { from?: string; to?: string }) => {
+      const { config } = loadFromFlags(flags);
+      const diff = await withNatsSession(config, async (h) => {
+        const repo = new KvRuleRepository(await h.kvm.open(RULES_BUCKET));
+        const fromVersion = flags.from ?? (await repo.current())?.pointer.version;
+        if (!fromVersion)
+          throw new ValidationError('nothing pushed yet: push first or pass --from', [
+            { path: '--from', message: 'required' },
+          ]);
+        const from = await loadStoredRuleSet(repo, fromVersion);
+        const to = flags.to
+          ? await loadStoredRuleSet(repo, flags.to)
+          : loadRuleSet(dir ? resolve(dir) : config.rules);
+        return diffRuleSets(from, to);
+      });
+      print(flags, diff, () => diffText(diff));
+    });
+};
