@@ -173,21 +173,14 @@ export class ActionExecutor {
     }
 
     const key = `${this.#channel}.${config.account ?? action.tenant}`;
-    const acquired = await this.#d.tokens.acquire(key, config.rate, settings.maxThrottleWaitMs);
-    if (!acquired.ok) {
-      this.#count('throttled');
-      return { type: 'nak', delayMs: acquired.retryAfterMs, hold: true };
-    }
-    if (config.rate)
-      this.#d.metrics.tokenWaitSeconds.observe({ channel: this.#channel }, acquired.waitedMs / 1000);
-
     const timeoutMs = config.timeoutMs ?? settings.sendTimeoutMs;
     const claim = await this.#d.executions.claim({
       actionId: action.id,
       channel: this.#channel,
       owner: this.#d.owner,
       now: clock.now(),
-      claimTtlMs: timeoutMs + 5_000,
+      // Long enough for a token wait plus a send: a younger claim belongs to a live sender.
+      claimTtlMs: timeoutMs + settings.maxThrottleWaitMs + 5_000,
       ...(redrive === undefined ? {} : { redrive }),
     });
     switch (claim.type) {
@@ -234,7 +227,19 @@ export class ActionExecutor {
     timeoutMs: number,
     redrive: number | undefined,
   ): Promise<Disposition> {
-    const { clock, adapter, log } = this.#d;
+    const { clock, adapter, log, settings } = this.#d;
+    // The token is taken right before the send (not before the claim), so a grant and the request it pays
+    // for reach the provider close together: no burst beyond the bucket from claim latency.
+    const acquired = await this.#d.tokens.acquire(key, config.rate, settings.maxThrottleWaitMs);
+    if (!acquired.ok) {
+      this.#count('throttled');
+      await this.#d.executions
+        .markRetry(action.id, held, 'THROTTLED: waiting for a rate-limit token', false)
+        .catch((e) => log.warn({ err: e, action: action.id }, 'could not release the execution claim'));
+      return { type: 'nak', delayMs: acquired.retryAfterMs, hold: true };
+    }
+    if (config.rate)
+      this.#d.metrics.tokenWaitSeconds.observe({ channel: this.#channel }, acquired.waitedMs / 1000);
     this.#d.crashPoint?.('claimed');
     const envelope: DeliveryEnvelope = { id: action.id, action, config, attempt: held.record.attempt };
     const started = clock.now();

@@ -68,6 +68,7 @@ export class ConnectorRunner {
   #idle: (() => void) | undefined;
   #stopping = false;
   #ticker: NodeJS.Timeout | undefined;
+  #acked = 0;
 
   constructor(deps: ConnectorRunnerDeps) {
     this.#d = deps;
@@ -168,8 +169,10 @@ export class ConnectorRunner {
   }
 
   #settle(m: InboundMessage, d: Disposition): void {
-    if (d.type === 'ack') m.ack();
-    else m.nak(Math.max(0, Math.round(d.delayMs)));
+    if (d.type === 'ack') {
+      m.ack();
+      this.#acked++;
+    } else m.nak(Math.max(0, Math.round(d.delayMs)));
     this.#active.delete(m.seq);
     this.#setInFlight(-1);
   }
@@ -210,5 +213,6 @@ export class ConnectorRunner {
       }
     }
     await this.#loop;
+    this.#d.log.info({ channel: this.#d.channel, acked: this.#acked }, 'connector stopped');
   }
 }
