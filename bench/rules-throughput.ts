@@ -31,7 +31,10 @@ const rand = () => {
 const total = MIX.reduce((a, [, w]) => a + w, 0);
 const pick = () => {
   let x = rand() * total;
-  for (const [type, w] of MIX) if ((x -= w) < 0) return type;
+  for (const [type, w] of MIX) {
+    x -= w;
+    if (x < 0) return type;
+  }
   return MIX[0][0];
 };
 

@@ -23,6 +23,7 @@ import { installRequestAuth } from './request-auth.js';
 import { registerConversationRoutes } from './routes/conversations.js';
 import { registerEventRoutes } from './routes/events.js';
 import { registerOperationsRoutes } from './routes/operations.js';
+import { type RuleRoutesOptions, registerRuleRoutes } from './routes/rules.js';
 
 export const API_VERSION = '0.1.0';
 
@@ -48,6 +49,8 @@ export interface AppDeps {
   now?: () => number;
   /** Decision records returned with a conversation; default 50. */
   trailLimit?: number;
+  /** POST /v1/evaluate and /v1/trigger, when the process has the rules (src/rules/). */
+  rules?: RuleRoutesOptions;
 }
 
 interface ErrorBody {
@@ -215,6 +218,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     log,
     publishTimeoutMs: http.publishTimeoutMs,
   });
+  if (deps.rules) registerRuleRoutes(app, deps.rules);
   registerConversationRoutes(app, {
     conversations: deps.conversations,
     tenants: Object.keys(deps.config.tenants),

@@ -1,0 +1,47 @@
+/**
+ * Rules API: POST /v1/evaluate (a tenant asks what the current rules would decide for a conversation and a
+ * hypothetical event; no side effects) and POST /v1/trigger (an admin starts a rule or journey for a
+ * conversation; published as an admin.trigger event and audited). The logic is in src/rules/evaluate.ts and
+ * src/rules/trigger.ts; this module only maps HTTP to it.
+ */
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { TokenSchema } from '../../envelope/envelope.js';
+import { ValidationError } from '../../errors/app-error.js';
+import { type EvaluateDeps, evaluateRequest } from '../../rules/evaluate.js';
+import { type TriggerDeps, triggerRequest } from '../../rules/trigger.js';
+import { NotFoundError } from '../errors.js';
+import { zodToIssues } from '../ingest-body.js';
+import { tenantOf } from '../request-auth.js';
+
+export interface RuleRoutesOptions {
+  /** The current rules at call time (hot-reloaded). */
+  evaluate: () => EvaluateDeps;
+  trigger: () => TriggerDeps;
+  tenants: readonly string[];
+}
+
+function validated<T>(fn: () => Promise<T>): Promise<T> {
+  return fn().catch((err: unknown) => {
+    if (err instanceof z.ZodError) throw new ValidationError('invalid request', zodToIssues(err));
+    throw err;
+  });
+}
+
+export function registerRuleRoutes(app: FastifyInstance, o: RuleRoutesOptions): void {
+  app.post('/v1/evaluate', { config: { auth: 'tenant' } }, async (req) =>
+    validated(() => evaluateRequest(o.evaluate(), tenantOf(req), req.body)),
+  );
+
+  app.post('/v1/trigger', { config: { auth: 'admin' } }, async (req, reply) => {
+    const body = (req.body ?? {}) as Record<string, unknown>;
+    const tenant = TokenSchema.safeParse(body.tenant);
+    if (!tenant.success)
+      throw new ValidationError('invalid request', [{ path: 'tenant', message: 'a tenant id is required' }]);
+    if (!o.tenants.includes(tenant.data)) throw new NotFoundError(`no tenant "${tenant.data}"`);
+    const { tenant: _, ...rest } = body;
+    const result = await validated(() => triggerRequest(o.trigger(), tenant.data, 'admin', rest));
+    reply.code(202);
+    return result;
+  });
+}
