@@ -96,7 +96,7 @@ export async function start(config: ParleyConfig, options: StartOptions = {}): P
       url = server.url;
       log.info({ url, serverPid: server.pid, dataDir: config.dataDir }, 'embedded nats-server started');
     }
-    const handles: NatsHandles = await connectNats(connectOptionsFrom(config, url));
+    const handles: NatsHandles = await connectNats({ ...connectOptionsFrom(config, url), log });
     cleanups.push(async () => {
       await handles.nc.drain();
     });

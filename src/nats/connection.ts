@@ -16,6 +16,7 @@ import {
   type TlsOptions,
 } from '@nats-io/transport-node';
 import type { ParleyConfig } from '../config/schema.js';
+import type { Logger } from '../obs/logger.js';
 import { loadEmbeddedCredentials } from './embedded-credentials.js';
 import { inboxPrefixFor } from './permissions.js';
 
@@ -39,6 +40,11 @@ export interface ConnectOptions {
   tls?: { ca?: string; cert?: string; key?: string };
   /** Reply subject prefix; default `_INBOX.<user>` with a user, else the client's `_INBOX`. */
   inboxPrefix?: string;
+  /**
+   * Where the server's asynchronous errors go (a permissions violation is only reported this way), and
+   * disconnects and reconnects. Without it they are not logged.
+   */
+  log?: Logger;
   /** Keep reconnecting forever (servers) or fail fast (CLI one-shots). */
   reconnect?: boolean;
 }
@@ -91,7 +97,19 @@ export async function connectNats(options: ConnectOptions): Promise<NatsHandles>
       ? { inboxPrefix: options.inboxPrefix ?? inboxPrefixFor(options.user!) }
       : {}),
   });
+  if (options.log) void logStatus(nc, options.log);
   const js = jetstream(nc, { timeout: 10_000 });
   const jsm = await jetstreamManager(nc, { timeout: 10_000 });
   return { nc, js, jsm, kvm: new Kvm(js) };
+}
+
+async function logStatus(nc: NatsConnection, log: Logger): Promise<void> {
+  for await (const s of nc.status()) {
+    if (s.type === 'error') {
+      // e.g. "Permissions Violation for Publish to ...": a missing grant in nats.conf for this role's user.
+      log.error({ err: s.error, server: nc.getServer() }, 'NATS reported an error');
+    } else if (s.type === 'disconnect' || s.type === 'reconnect') {
+      log.warn({ server: s.server }, `NATS ${s.type}`);
+    }
+  }
 }

@@ -88,8 +88,24 @@ function consume(stream: string): string[] {
   ];
 }
 
-/** Every role: account info, stream info (start-up verifies the definitions) and the deployment facts. */
-const COMMON = [`${JS}.INFO`, `${JS}.STREAM.INFO.*`, `${JS}.STREAM.NAMES`, ...kvRead('parley-deployment')];
+/**
+ * Every role: account info, stream info (start-up verifies the definitions), the deployment facts, and the
+ * operator switches and consent records every process keeps a watched snapshot of (src/safety-role.ts).
+ */
+const COMMON = [
+  `${JS}.INFO`,
+  `${JS}.STREAM.INFO.*`,
+  `${JS}.STREAM.NAMES`,
+  ...kvRead('parley-deployment'),
+  ...kvRead('parley-control'),
+  ...kvWatch('parley-control'),
+  ...kvRead('parley-consent'),
+  ...kvWatch('parley-consent'),
+];
+
+function unique(subjects: string[]): string[] {
+  return [...new Set(subjects)];
+}
 
 /**
  * Publishing an event: `ingest.>` is what the code publishes; `evt.>` is what 2.9 checks after the mapping.
@@ -99,7 +115,7 @@ const PUBLISH_EVENTS = ['ingest.>', 'evt.>'];
 /** The grants of each role user in the PARLEY account. Subscribe grants are the user's own inbox only. */
 export const ROLE_PERMISSIONS: Record<NatsRole, Permissions> = {
   ingest: {
-    publish: [
+    publish: unique([
       ...COMMON,
       ...PUBLISH_EVENTS,
       ...kvWrite('parley-replay'),
@@ -108,11 +124,11 @@ export const ROLE_PERMISSIONS: Record<NatsRole, Permissions> = {
       `${JS}.DIRECT.GET.AUDIT`,
       `${JS}.STREAM.MSG.GET.AUDIT`,
       `${JS}.CONSUMER.LIST.EVENTS`, // readiness: are the partition consumers bound
-    ],
+    ]),
     subscribe: [`${inboxPrefixFor('ingest')}.>`],
   },
   actors: {
-    publish: [
+    publish: unique([
       ...COMMON,
       ...PUBLISH_EVENTS,
       'act.>',
@@ -123,27 +139,23 @@ export const ROLE_PERMISSIONS: Record<NatsRole, Permissions> = {
       ...kvWrite('parley-state'),
       ...kvWrite('parley-leases'),
       ...kvWrite('parley-timers'),
-      ...kvWrite('parley-consent'),
-      ...kvRead('parley-control'),
+      ...kvWatch('parley-timers'),
+      ...kvWrite('parley-consent'), // an opt-out reply enrolls DND
       ...kvRead('parley-rules'),
       ...kvWatch('parley-rules'),
-      ...kvWatch('parley-control'),
-    ],
+    ]),
     subscribe: [`${inboxPrefixFor('actors')}.>`],
   },
   connectors: {
-    publish: [
+    publish: unique([
       ...COMMON,
       ...PUBLISH_EVENTS,
       'audit.>',
       'dlq.>',
       ...consume('ACTIONS'),
-      ...kvWrite('parley-tokens'),
+      ...kvWrite('parley-tokens'), // rate-limit buckets and tenant daily caps
       ...kvWrite('parley-executions'),
-      ...kvRead('parley-consent'),
-      ...kvRead('parley-control'),
-      ...kvWatch('parley-control'),
-    ],
+    ]),
     subscribe: [`${inboxPrefixFor('connectors')}.>`],
   },
   admin: { publish: ['>'], subscribe: ['>'] },
