@@ -21,7 +21,7 @@ import { NATS_ROLES, ROLE_PASSWORD_ENV } from '../../src/nats/permissions.js';
 import { applyDefinitions } from '../../src/nats/provision.js';
 import { partitionFor } from '../../src/nats/server-config.js';
 import { ACME_TOKEN, httpTestConfig } from '../helpers/http-fakes.js';
-import { captureLogger, readState, ROOT, tempDir, testConfig, waitFor } from '../helpers/parley.js';
+import { captureLogger, ROOT, readState, tempDir, testConfig, waitFor } from '../helpers/parley.js';
 
 const PARTITIONS = 8;
 const PASSWORDS: Record<string, string> = {
