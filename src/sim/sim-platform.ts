@@ -63,6 +63,8 @@ export interface SimSend {
 export interface SimFault {
   channel?: string;
   account?: string;
+  /** Only requests carrying this action ID (webhook-id or Idempotency-Key). */
+  key?: string;
   status: number;
   /** Requests to fail; default every one until cleared. */
   count?: number;
@@ -281,9 +283,12 @@ export class SimPlatform {
     return Math.ceil(((1 - b.tokens) * 1000) / rate.perSecond);
   }
 
-  #fault(route: Route): SimFault | undefined {
+  #fault(route: Route, key: string | undefined): SimFault | undefined {
     const i = this.#faults.findIndex(
-      (f) => (!f.channel || f.channel === route.channel) && (!f.account || f.account === route.account),
+      (f) =>
+        (!f.channel || f.channel === route.channel) &&
+        (!f.account || f.account === route.account) &&
+        (!f.key || f.key === key),
     );
     if (i < 0) return undefined;
     const f = this.#faults[i]!;
@@ -336,7 +341,7 @@ export class SimPlatform {
         },
       );
     }
-    const fault = this.#fault(route);
+    const fault = this.#fault(route, attemptKey);
     if (fault) {
       this.#count(
         route,
