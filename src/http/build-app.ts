@@ -94,6 +94,23 @@ const FASTIFY_STATUS: Record<string, { status: number; code: string; reason: str
   },
 };
 
+/**
+ * The path of a `__proto__` key, or of a `constructor` object with a `prototype`, anywhere in a parsed body
+ * (what secure JSON parsers refuse): such a key would change an object's prototype when copied.
+ */
+function prototypeKey(value: unknown, path: string[] = []): string | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  for (const [key, v] of Object.entries(value)) {
+    const here = [...path, key];
+    if (key === '__proto__') return here.join('.');
+    if (key === 'constructor' && typeof v === 'object' && v !== null && 'prototype' in v)
+      return here.join('.');
+    const found = prototypeKey(v, here);
+    if (found) return found;
+  }
+  return undefined;
+}
+
 export function buildApp(deps: AppDeps): FastifyInstance {
   const { http } = deps.config;
   const now = deps.now ?? Date.now;
@@ -129,7 +146,15 @@ export function buildApp(deps: AppDeps): FastifyInstance {
       return;
     }
     try {
-      done(null, JSON.parse(raw.toString('utf8')));
+      const text = raw.toString('utf8');
+      const value: unknown = JSON.parse(text);
+      const poisoned =
+        text.includes('__proto__') || text.includes('constructor') ? prototypeKey(value) : undefined;
+      if (poisoned) {
+        done(new ValidationError('forbidden key', [{ path: poisoned, message: 'forbidden key' }]), undefined);
+        return;
+      }
+      done(null, value);
     } catch (err) {
       done(
         new ValidationError('body is not valid JSON', [{ path: 'body', message: errorMessage(err) }]),

@@ -85,6 +85,13 @@ t.test(
       });
     const cases: Array<[string, Awaited<ReturnType<typeof post>>, number, string, number | undefined]> = [
       ['invalid JSON', await post('{"type":'), 400, 'body', undefined],
+      [
+        'prototype key',
+        await post(JSON.stringify(event()).replace('"text":"hi"', '"__proto__":{"admin":true}')),
+        400,
+        'attributes.__proto__',
+        undefined,
+      ],
       ['empty body', await post(''), 400, 'body', undefined],
       ['an array', await post('[]'), 400, 'body', undefined],
       ['not JSON', await post('type=x', { 'content-type': 'text/plain' }), 415, 'Content-Type', undefined],
