@@ -3,6 +3,8 @@
  * 2xx -> the parsed body; 408, 425, 429 and 5xx -> RetryableError (with Retry-After); other 4xx ->
  * TerminalError; network failures -> RetryableError. Nobody else reads status codes.
  */
+import { Agent as HttpAgent, request as plainRequest } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { RetryableError, TerminalError } from '../../errors/app-error.js';
 import type { SendContext } from '../channel.js';
 
@@ -44,38 +46,67 @@ export function checkHttpAnswer(what: string, answer: HttpAnswer): void {
   throw new TerminalError(message, { code: `HTTP_${status}` });
 }
 
-export async function httpRequest(
+const agents = {
+  http: new HttpAgent({ keepAlive: true, maxSockets: 256 }),
+  https: new HttpsAgent({ keepAlive: true, maxSockets: 256 }),
+};
+
+/**
+ * One HTTP request over keep-alive connections (node:http: measurably cheaper per request than fetch on the
+ * send path). Never follows redirects; aborts with the context's signal.
+ */
+export function httpRequest(
   method: 'GET' | 'POST',
   url: string,
   ctx: SendContext,
   options: { headers?: Record<string, string>; body?: string } = {},
 ): Promise<HttpAnswer> {
-  let res: Response;
-  try {
-    res = await fetch(url, {
-      method,
-      headers: options.headers,
-      body: options.body,
-      signal: ctx.signal,
-      redirect: 'manual',
-    });
-  } catch (err) {
-    // Aborted by the runner's timeout, refused, reset: the provider may come back.
-    throw new RetryableError(`${method} ${url} failed: ${(err as Error).message}`, {
-      code: ctx.signal.aborted ? 'SEND_TIMEOUT' : 'NETWORK',
-      cause: err,
-    });
-  }
-  const text = await res.text().catch(() => '');
-  let body: unknown = text;
-  if ((res.headers.get('content-type') ?? '').includes('json') && text) {
-    try {
-      body = JSON.parse(text);
-    } catch {
-      // keep the text
-    }
-  }
-  return { status: res.status, headers: res.headers, body };
+  return new Promise<HttpAnswer>((resolve, reject) => {
+    const target = new URL(url);
+    const secure = target.protocol === 'https:';
+    const body = options.body === undefined ? undefined : Buffer.from(options.body);
+    const fail = (err: Error) =>
+      reject(
+        // Aborted by the runner's timeout, refused, reset: the provider may come back.
+        new RetryableError(`${method} ${url} failed: ${err.message}`, {
+          code: ctx.signal.aborted ? 'SEND_TIMEOUT' : 'NETWORK',
+          cause: err,
+        }),
+      );
+    const req = (secure ? httpsRequest : plainRequest)(
+      target,
+      {
+        method,
+        agent: secure ? agents.https : agents.http,
+        signal: ctx.signal,
+        headers: { ...options.headers, ...(body ? { 'content-length': String(body.length) } : {}) },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('error', fail);
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          const headers = new Headers();
+          for (const [k, v] of Object.entries(res.headers)) {
+            if (typeof v === 'string') headers.set(k, v);
+            else if (Array.isArray(v)) headers.set(k, v.join(', '));
+          }
+          let parsed: unknown = text;
+          if ((headers.get('content-type') ?? '').includes('json') && text) {
+            try {
+              parsed = JSON.parse(text);
+            } catch {
+              // keep the text
+            }
+          }
+          resolve({ status: res.statusCode ?? 0, headers, body: parsed });
+        });
+      },
+    );
+    req.on('error', fail);
+    req.end(body);
+  });
 }
 
 export function postJson(
