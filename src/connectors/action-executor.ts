@@ -12,19 +12,13 @@ import { HDR_CONTENT_TYPE } from '../envelope/headers.js';
 import { FencedError, RetryableError } from '../errors/app-error.js';
 import type { Logger } from '../obs/logger.js';
 import type { ActionMessage } from '../runtime/outbound.js';
-import type { Clock, InboundMessage, OutboundMessage, Publisher } from '../runtime/ports.js';
-import { dueAt, parseAction, parseActionSubject } from './action.js';
+import type { Clock, InboundMessage, Publisher } from '../runtime/ports.js';
+import { dueAt, parseAction } from './action.js';
 import type { ChannelAdapter, DeliveryEnvelope, SendContext, SendResult } from './channel.js';
 import type { ConnectorMetrics } from './connector-metrics.js';
 import type { ExecutionRecord, ExecutionStore } from './executions.js';
-import {
-  actionDeadLetter,
-  auditRecord,
-  HDR_REDRIVE,
-  type Outcome,
-  outcomeEvent,
-  undecodableDeadLetter,
-} from './messages.js';
+import { HDR_REDRIVE } from './messages.js';
+import { type Failure, OutcomeRecorder } from './outcome-recorder.js';
 import type { PreSendGate } from './pre-send-gate.js';
 import { decideRetry, type RetrySettings } from './retry-policy.js';
 import type { Rate, TokenBuckets } from './token-buckets.js';
@@ -90,18 +84,16 @@ async function withTimeout<T>(timeoutMs: number, fn: (ctx: SendContext) => Promi
 export class ActionExecutor {
   readonly #d: ActionExecutorDeps;
   readonly #channel: string;
+  readonly #out: OutcomeRecorder;
 
   constructor(deps: ActionExecutorDeps) {
     this.#d = deps;
     this.#channel = deps.channel;
+    this.#out = new OutcomeRecorder(deps);
   }
 
   #count(result: string): void {
-    this.#d.metrics.actionsTotal.inc({ channel: this.#channel, result });
-  }
-
-  async #publish(messages: OutboundMessage[]): Promise<void> {
-    await Promise.all(messages.map((m) => this.#d.publisher.publish(m)));
+    this.#out.count(result);
   }
 
   async handle(msg: InboundMessage): Promise<Disposition> {
@@ -111,10 +103,7 @@ export class ActionExecutor {
     try {
       action = parseAction(msg.data, msg.header(HDR_CONTENT_TYPE));
     } catch (err) {
-      const tenant = parseActionSubject(msg.subject)?.tenant ?? '_unknown';
-      await this.#publish([undecodableDeadLetter(this.#channel, tenant, msg, String(err), now)]);
-      this.#d.metrics.deadLettersTotal.inc({ channel: this.#channel, reason: 'invalid_action' });
-      this.#d.log.warn({ seq: msg.seq, subject: msg.subject, err }, 'invalid action dead-lettered');
+      await this.#out.invalid(msg, err);
       return ACK;
     }
     const redriveHeader = msg.header(HDR_REDRIVE);
@@ -155,20 +144,7 @@ export class ActionExecutor {
         this.#count('deferred');
         return { type: 'nak', delayMs: verdict.retryAfterMs ?? settings.retryInitialMs, hold: true };
       }
-      this.#count('blocked');
-      this.#d.log.info(
-        { action: action.id, channel: this.#channel, reason: verdict.reason },
-        'action blocked before send',
-      );
-      await this.#publish([
-        auditRecord('blocked', action, { reason: verdict.reason, stage: 'pre-send' }, now, redrive),
-        outcomeEvent(
-          action,
-          { type: 'action.failed', outcome: 'blocked', reason: verdict.reason, attempts: 0 },
-          now,
-          redrive,
-        ),
-      ]);
+      await this.#out.blocked(action, verdict.reason, redrive);
       return ACK;
     }
 
@@ -186,10 +162,7 @@ export class ActionExecutor {
     switch (claim.type) {
       case 'sent':
         // Sent before (a redelivery after a crash past the send): make sure the outcome exists, then ack.
-        this.#count('duplicate');
-        await this.#publish([
-          this.#sentOutcome(action, claim.record, claim.record.deliveryId ?? '', redrive),
-        ]);
+        await this.#out.sent(action, this.#delivery(claim.record), redrive, true);
         return ACK;
       case 'dead':
         this.#count('duplicate');
@@ -203,19 +176,13 @@ export class ActionExecutor {
     }
   }
 
-  #sentOutcome(
-    action: ActionMessage,
-    record: ExecutionRecord,
-    deliveryId: string,
-    redrive?: number,
-  ): OutboundMessage {
-    const outcome: Outcome = {
-      type: 'action.sent',
-      deliveryId,
+  #delivery(record: ExecutionRecord) {
+    return {
+      deliveryId: record.deliveryId ?? '',
       status: 'delivered',
       attempts: record.attempt,
+      at: record.sentAt ?? this.#d.clock.now(),
     };
-    return outcomeEvent(action, outcome, record.sentAt ?? this.#d.clock.now(), redrive);
   }
 
   async #send(
@@ -270,26 +237,13 @@ export class ActionExecutor {
       return { type: 'nak', delayMs: timeoutMs + 5_000, hold: true };
     }
     this.#d.crashPoint?.('recorded');
-    await this.#publish([
-      outcomeEvent(
-        action,
-        {
-          type: 'action.sent',
-          deliveryId: result.deliveryId,
-          status: result.status,
-          attempts: held.record.attempt,
-        },
-        now,
-        redrive,
-      ),
-    ]);
-    this.#count('sent');
-    this.#d.metrics.decisionToSendSeconds.observe(
-      { channel: this.#channel },
-      Math.max(0, now - dueAt(action)) / 1000,
-    );
-    if (held.record.attempt > 1)
-      log.info({ action: action.id, attempt: held.record.attempt }, 'sent after retry');
+    const delivery = {
+      deliveryId: result.deliveryId,
+      status: result.status,
+      attempts: held.record.attempt,
+      at: now,
+    };
+    await this.#out.sent(action, delivery, redrive);
     return ACK;
   }
 
@@ -361,10 +315,13 @@ export class ActionExecutor {
       if (found.state === 'delivered' || found.state === 'accepted') {
         const now = clock.now();
         await this.#d.executions.markSent(action.id, held, found.deliveryId, now);
-        await this.#publish([
-          this.#sentOutcome(action, { ...held.record, sentAt: now }, found.deliveryId, redrive),
-        ]);
-        this.#count('sent');
+        const delivery = {
+          deliveryId: found.deliveryId,
+          status: found.state,
+          attempts: held.record.attempt,
+          at: now,
+        };
+        await this.#out.sent(action, delivery, redrive);
         return ACK;
       }
     }
@@ -388,10 +345,9 @@ export class ActionExecutor {
     action: ActionMessage,
     msg: InboundMessage,
     held: Held | undefined,
-    failure: { reason: string; error: string; attempts: number },
+    failure: Failure,
     redrive: number | undefined,
   ): Promise<Disposition> {
-    const now = this.#d.clock.now();
     if (held) {
       try {
         await this.#d.executions.markDead(action.id, held, failure.reason, failure.error);
@@ -400,40 +356,7 @@ export class ActionExecutor {
         throw err;
       }
     }
-    await this.#publish([
-      actionDeadLetter(action, msg, failure, now, redrive),
-      outcomeEvent(
-        action,
-        {
-          type: 'action.failed',
-          outcome: failure.reason === 'ambiguous' ? 'ambiguous' : 'dead_lettered',
-          reason: failure.reason,
-          error: failure.error,
-          attempts: failure.attempts,
-        },
-        now,
-        redrive,
-      ),
-      auditRecord(
-        'dead-letter',
-        action,
-        { reason: failure.reason, error: failure.error, attempts: failure.attempts },
-        now,
-        redrive,
-      ),
-    ]);
-    this.#d.metrics.deadLettersTotal.inc({ channel: this.#channel, reason: failure.reason });
-    this.#count('dead_lettered');
-    this.#d.log.warn(
-      {
-        action: action.id,
-        channel: this.#channel,
-        reason: failure.reason,
-        error: failure.error,
-        attempts: failure.attempts,
-      },
-      'action dead-lettered',
-    );
+    await this.#out.deadLettered(action, msg, failure, redrive);
     return ACK;
   }
 

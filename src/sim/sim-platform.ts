@@ -19,6 +19,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { signWebhook } from '../connectors/channels/webhook.js';
 import type { Logger } from '../obs/logger.js';
+import { json, type Route, readBody, type SimBucket, sendRoute, takeToken } from './sim-http.js';
 
 export interface SimRate {
   perSecond: number;
@@ -87,55 +88,8 @@ export interface SimStats extends SimCounters {
   byAccount: Record<string, SimCounters>;
 }
 
-interface Bucket {
-  tokens: number;
-  at: number;
-}
-
 function zero(): SimCounters {
   return { requests: 0, accepted: 0, duplicates: 0, replays: 0, rateLimited: 0, failed: 0, rejected: 0 };
-}
-
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
-}
-
-function json(
-  res: ServerResponse,
-  status: number,
-  body: unknown,
-  headers: Record<string, string> = {},
-): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, {
-    'content-type': 'application/json',
-    'content-length': Buffer.byteLength(text),
-    ...headers,
-  });
-  res.end(text);
-}
-
-interface Route {
-  channel: string;
-  account: string;
-}
-
-function sendRoute(method: string, path: string): Route | undefined {
-  if (method !== 'POST') return undefined;
-  let m = /^\/v1\/accounts\/([^/]+)\/messages$/.exec(path);
-  if (m) return { channel: 'platform-dm', account: decodeURIComponent(m[1]!) };
-  m = /^\/v1\/push\/([^/]+)\/send$/.exec(path);
-  if (m) return { channel: 'push', account: decodeURIComponent(m[1]!) };
-  m = /^\/v1\/inbox\/([^/]+)\/messages$/.exec(path);
-  if (m) return { channel: 'in-app', account: decodeURIComponent(m[1]!) };
-  if (path.startsWith('/v1/') || path.startsWith('/_sim/')) return undefined;
-  const segments = path.split('/').filter(Boolean);
-  return { channel: 'webhook', account: segments.length > 1 ? segments[segments.length - 1]! : 'default' };
 }
 
 export class SimPlatform {
@@ -146,7 +100,7 @@ export class SimPlatform {
   #url = '';
   #sends: SimSend[] = [];
   #byKey = new Map<string, SimSend>();
-  #buckets = new Map<string, Bucket>();
+  #buckets = new Map<string, SimBucket>();
   #faults: SimFault[] = [];
   /** Requests per action ID (webhook-id or Idempotency-Key), answered or not. */
   #attempts = new Map<string, number>();
@@ -270,17 +224,7 @@ export class SimPlatform {
   /** Token bucket per (channel, account); returns ms to wait when over the limit. */
   #limit(route: Route, now: number): number {
     const rate = this.#accounts[route.account] ?? { perSecond: this.#o.perSecond, burst: this.#o.burst };
-    const key = `${route.channel}:${route.account}`;
-    const b = this.#buckets.get(key) ?? { tokens: rate.burst, at: now };
-    b.tokens = Math.min(rate.burst, b.tokens + ((now - b.at) * rate.perSecond) / 1000);
-    b.at = now;
-    this.#buckets.set(key, b);
-    const leeway = (this.#o.rateLeewayMs * rate.perSecond) / 1000;
-    if (b.tokens >= 1 - leeway) {
-      b.tokens -= 1;
-      return 0;
-    }
-    return Math.ceil(((1 - b.tokens) * 1000) / rate.perSecond);
+    return takeToken(this.#buckets, `${route.channel}:${route.account}`, rate, now, this.#o.rateLeewayMs);
   }
 
   #fault(route: Route, key: string | undefined): SimFault | undefined {
