@@ -7,11 +7,11 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Registry } from 'prom-client';
 import type { ConversationState } from '../actors/conversation/state.js';
-import { conversationActor, passThroughGate } from '../actors/index.js';
+import { conversationActor } from '../actors/index.js';
 import { parsePartitionSet } from './config/load.js';
 import type { ParleyConfig } from './config/schema.js';
 import type { ExecutionRecord } from './connectors/executions.js';
-import { allowAllGate, type PreSendGate } from './connectors/pre-send-gate.js';
+import type { PreSendGate } from './connectors/pre-send-gate.js';
 import { type Connectors, startConnectors } from './connectors/start-connectors.js';
 import type { BucketState } from './connectors/token-buckets.js';
 import { type IngestServer, startIngest } from './ingest-role.js';
@@ -23,17 +23,18 @@ import { JetStreamPublisher } from './nats/js-publisher.js';
 import { KvVersionedStore } from './nats/kv-versioned-store.js';
 import { NatsPartitionSource } from './nats/partition-source.js';
 import { applyDefinitions } from './nats/provision.js';
+import { KvRuleRepository, RULES_BUCKET } from './nats/rules-bucket.js';
 import { checkServerVersion } from './nats/server-version.js';
+import { KvTimerIndex } from './nats/timer-index.js';
 import { createLogger, type Logger } from './obs/logger.js';
 import { createRegistry, createRuntimeMetrics } from './obs/metrics.js';
-import { KvRuleRepository, RULES_BUCKET } from './nats/rules-bucket.js';
-import { KvTimerIndex } from './nats/timer-index.js';
 import { RuleStore } from './rules/rule-store.js';
 import type { StoredState } from './runtime/actor-cell.js';
 import { ActorWorker } from './runtime/actor-worker.js';
-import { TimerWheel } from './runtime/timer-wheel.js';
 import type { LeaseRecord } from './runtime/partition-lease.js';
 import { systemClock } from './runtime/ports.js';
+import { TimerWheel } from './runtime/timer-wheel.js';
+import { startSafety } from './safety-role.js';
 import { SimPlatform } from './sim/sim-platform.js';
 
 export const ROLES = ['actors', 'connectors', 'ingest'] as const;
@@ -113,6 +114,9 @@ export async function start(config: ParleyConfig, options: StartOptions = {}): P
       }
     }
 
+    const safety = await startSafety(config, handles, log);
+    cleanups.push(async () => safety.stop());
+
     let actors: ActorWorker<ConversationState> | undefined;
     let ruleStore: RuleStore | undefined;
     if (roles.has('actors')) {
@@ -137,7 +141,15 @@ export async function start(config: ParleyConfig, options: StartOptions = {}): P
         owner,
         kind: conversationActor,
         timers,
-        contextFor: (seq, now) => ({ seq, now, rules, gate: passThroughGate }),
+        contextFor: (seq, now, enrichment) => ({
+          seq,
+          now,
+          rules,
+          gate: safety.gate,
+          switches: safety.switches,
+          enrichment,
+        }),
+        enrich: safety.enrich,
         source: new NatsPartitionSource(handles, {
           ackWaitMs: rt.ackWaitMs,
           pullBatch: rt.pullBatch,
@@ -180,7 +192,7 @@ export async function start(config: ParleyConfig, options: StartOptions = {}): P
         tokenStore: new KvVersionedStore<BucketState>(await handles.kvm.open(TOKENS_BUCKET)),
         executionStore: new KvVersionedStore<ExecutionRecord>(await handles.kvm.open(EXECUTIONS_BUCKET)),
         publisher: new JetStreamPublisher(handles.js),
-        gate: options.preSendGate ?? allowAllGate,
+        gate: options.preSendGate ?? safety.preSendGate,
         registry,
         log,
         clock: systemClock,

@@ -10,6 +10,7 @@
  * and are acked without effect. See ARCHITECTURE.md.
  */
 import type { ActorKind, TransitionContext } from '../../actors/kind.js';
+import type { EventEnvelope } from '../envelope/envelope.js';
 import { parseEventMessage } from '../envelope/event-message.js';
 import { errorMessage, FencedError } from '../errors/app-error.js';
 import type { Logger } from '../obs/logger.js';
@@ -48,7 +49,12 @@ export interface ActorHost<S, C extends TransitionContext = TransitionContext> {
   readonly settings: ActorSettings;
   /** Whether the partition may commit now; `unsure` means wait (lease renewal pending). */
   ownership(): LeaseStatus;
-  context(seq: number, now: number): C;
+  context(seq: number, now: number, enrichment?: Readonly<Record<string, unknown>>): C;
+  /**
+   * Async enrichment awaited before the pure transition (e.g. a model classifier), its result passed in the
+   * context. Must not throw: a rejection reaches the transition as `{ error }`; absent when not configured.
+   */
+  readonly enrich?: (event: EventEnvelope) => Promise<Record<string, unknown> | undefined>;
   /** A batch could not be committed for a reason that stops the partition (fencing). */
   actorFailed(key: string, err: unknown): void;
   /** Durable wake-ups (timers); absent when the actor kind never asks for one. */
@@ -159,6 +165,7 @@ export class ActorCell<S, C extends TransitionContext = TransitionContext> {
   async #process(batch: InboundMessage[]): Promise<void> {
     const h = this.#host;
     if (!this.#loaded) await this.#load(batch);
+    const enriched = h.enrich ? await this.#enrich(h.enrich, batch) : undefined;
     let stored: StoredState<S> = this.#stored ?? {
       seq: 0,
       state: h.kind.initial(this.tenant, this.conversation),
@@ -194,7 +201,11 @@ export class ActorCell<S, C extends TransitionContext = TransitionContext> {
       }
       let result: ReturnType<ActorKind<S, C>['transition']>;
       try {
-        result = h.kind.transition(stored.state, event, h.context(msg.seq, msg.timestampMs));
+        result = h.kind.transition(
+          stored.state,
+          event,
+          h.context(msg.seq, msg.timestampMs, enriched?.get(msg.seq)),
+        );
       } catch (err) {
         const attempts = (this.#attempts.get(msg.seq) ?? 0) + 1;
         if (attempts < h.settings.maxAttempts) {
@@ -250,6 +261,29 @@ export class ActorCell<S, C extends TransitionContext = TransitionContext> {
       );
       await this.#pause(delay, rest);
     }
+  }
+
+  /** Enriches the batch's new events concurrently (undecodable ones are left to the fold to dead-letter). */
+  async #enrich(
+    enrich: NonNullable<ActorHost<S, C>['enrich']>,
+    batch: InboundMessage[],
+  ): Promise<Map<number, Record<string, unknown>>> {
+    const applied = this.#stored?.seq ?? 0;
+    const out = new Map<number, Record<string, unknown>>();
+    await Promise.all(
+      batch.map(async (msg) => {
+        if (msg.seq <= applied) return;
+        let event: EventEnvelope;
+        try {
+          event = parseEventMessage(msg);
+        } catch {
+          return;
+        }
+        const result = await enrich(event).catch((err: unknown) => ({ error: errorMessage(err) }));
+        if (result) out.set(msg.seq, result);
+      }),
+    );
+    return out;
   }
 
   async #commit(

@@ -3,6 +3,7 @@
  * each, sharing one actor registry (passivation) and one in-flight gate (backpressure).
  */
 import type { ActorKind, TransitionContext } from '../../actors/kind.js';
+import type { EventEnvelope } from '../envelope/envelope.js';
 import type { Logger } from '../obs/logger.js';
 import type { RuntimeMetrics } from '../obs/metrics.js';
 import type { ActorSettings, StoredState } from './actor-cell.js';
@@ -17,7 +18,9 @@ export interface ActorWorkerOptions<S, C extends TransitionContext> {
   partitions: number[];
   owner: string;
   kind: ActorKind<S, C>;
-  contextFor: (seq: number, now: number) => C;
+  contextFor: (seq: number, now: number, enrichment?: Readonly<Record<string, unknown>>) => C;
+  /** Async enrichment awaited before each transition (e.g. the model classifier); optional. */
+  enrich?: (event: EventEnvelope) => Promise<Record<string, unknown> | undefined>;
   source: PartitionSource;
   store: VersionedStore<StoredState<S>>;
   leases: VersionedStore<LeaseRecord>;
@@ -66,6 +69,7 @@ export class ActorWorker<S, C extends TransitionContext = TransitionContext> {
           owner: options.owner,
           kind: options.kind,
           contextFor: options.contextFor,
+          enrich: options.enrich,
           source: options.source,
           store: options.store,
           leases: options.leases,

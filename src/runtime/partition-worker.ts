@@ -7,6 +7,7 @@
  * partition acks nothing more: its unacked messages are redelivered to the real owner.
  */
 import type { ActorKind, TransitionContext } from '../../actors/kind.js';
+import type { EventEnvelope } from '../envelope/envelope.js';
 import { parseEventSubject } from '../envelope/event-message.js';
 import { errorMessage, FencedError } from '../errors/app-error.js';
 import type { Logger } from '../obs/logger.js';
@@ -37,7 +38,9 @@ export interface PartitionWorkerDeps<S, C extends TransitionContext> {
   partition: number;
   owner: string;
   kind: ActorKind<S, C>;
-  contextFor: (seq: number, now: number) => C;
+  contextFor: (seq: number, now: number, enrichment?: Readonly<Record<string, unknown>>) => C;
+  /** Async enrichment before each transition (ActorHost.enrich); optional. */
+  enrich?: (event: EventEnvelope) => Promise<Record<string, unknown> | undefined>;
   source: PartitionSource;
   store: VersionedStore<StoredState<S>>;
   leases: VersionedStore<LeaseRecord>;
@@ -107,8 +110,12 @@ export class PartitionWorker<S, C extends TransitionContext = TransitionContext>
     return this.#lease.status();
   }
 
-  context(seq: number, now: number): C {
-    return this.#d.contextFor(seq, now);
+  context(seq: number, now: number, enrichment?: Readonly<Record<string, unknown>>): C {
+    return this.#d.contextFor(seq, now, enrichment);
+  }
+
+  get enrich(): ((event: EventEnvelope) => Promise<Record<string, unknown> | undefined>) | undefined {
+    return this.#d.enrich;
   }
 
   actorFailed(key: string, err: unknown): void {
