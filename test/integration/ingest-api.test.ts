@@ -3,6 +3,9 @@
  * does not, deduplication, tenant isolation, auth, replay protection across processes, the conversation
  * view and the operations endpoints.
  */
+
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
 import { headers as natsHeaders } from '@nats-io/transport-node';
 import t from 'tap';
 import { decodeMsgpack, encode } from '../../src/envelope/codec.js';
@@ -12,7 +15,7 @@ import { partitionFor } from '../../src/nats/server-config.js';
 import { createLogger } from '../../src/obs/logger.js';
 import { ACME_SECRET, ACME_TOKEN, ADMIN_TOKEN, GLOBEX_TOKEN, httpTestConfig } from '../helpers/http-fakes.js';
 import { startTestNats } from '../helpers/nats-server.js';
-import { connect, readState, streamCount, testConfig, waitFor } from '../helpers/parley.js';
+import { connect, ROOT, readState, streamCount, testConfig, waitFor } from '../helpers/parley.js';
 
 const PARTITIONS = 8;
 const nats = await startTestNats(t, { partitions: PARTITIONS });
@@ -329,4 +332,24 @@ t.test('ingest-api - readyz, healthz and metrics', async (t) => {
     /parley_http_request_duration_seconds_bucket\{le="[^"]+",method="POST",route="\/v1\/events",status="202"\}/,
   );
   t.match(metrics.body, /parley_actor_events_total/, 'one registry for every role');
+});
+
+t.test('ingest-api - parley conversation show prints the same view as the API', async (t) => {
+  const cli = (...args: string[]) =>
+    spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), ...args], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      env: { ...process.env, PARLEY_CONFIG: '' },
+    });
+  const api = await get('/v1/conversations/c-view', ACME_TOKEN);
+  const shown = cli('conversation', 'show', 'acme', 'c-view', '--nats-url', nats.url, '--json');
+  t.equal(shown.status, 0, shown.stderr);
+  t.same(JSON.parse(shown.stdout), api.body);
+  const text = cli('conversation', 'show', 'acme', 'c-view', '--nats-url', nats.url);
+  t.match(text.stdout, /^conversation acme\/c-view \(last applied EVENTS seq \d+\)/);
+  t.match(text.stdout, /test-decision/);
+  const missing = cli('conversation', 'show', 'acme', 'nobody', '--nats-url', nats.url);
+  t.equal(missing.status, 1);
+  t.match(missing.stderr, /no conversation "nobody"/);
+  t.equal(cli('conversation', 'show', 'acme', 'a.b', '--nats-url', nats.url).status, 2, 'usage error');
 });

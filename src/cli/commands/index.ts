@@ -1,6 +1,7 @@
 /** The explicit list of CLI commands (no directory scanning). */
 import type { Command } from 'commander';
 import { registerBench } from './bench.js';
+import { registerConversation } from './conversation.js';
 import { registerDecode } from './decode.js';
 import { registerDlq } from './dlq.js';
 import { registerReplay } from './replay.js';
@@ -22,4 +23,5 @@ export const commands: RegisterCommand[] = [
   registerDlq,
   registerSimPlatform,
   registerToken,
+  registerConversation,
 ];

@@ -6,6 +6,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { z } from 'zod';
 import { ValidationError } from '../../errors/app-error.js';
+import { conversationView } from '../conversation-view.js';
 import { NotFoundError } from '../errors.js';
 import { zodToIssues } from '../ingest-body.js';
 import type { ConversationReader } from '../ports.js';
@@ -27,12 +28,9 @@ function parseParams<T extends z.ZodType>(schema: T, params: unknown): z.output<
 
 export function registerConversationRoutes(app: FastifyInstance, o: ConversationRoutesOptions): void {
   const view = async (tenant: string, conversation: string) => {
-    const [stored, trail] = await Promise.all([
-      o.conversations.read(tenant, conversation),
-      o.conversations.trail(tenant, conversation, o.trailLimit),
-    ]);
-    if (!stored && trail.length === 0) throw new NotFoundError(`no conversation "${conversation}" yet`);
-    return { tenant, conversation, seq: stored?.seq ?? 0, state: stored?.state ?? null, trail };
+    const found = await conversationView(o.conversations, tenant, conversation, o.trailLimit);
+    if (!found) throw new NotFoundError(`no conversation "${conversation}" yet`);
+    return found;
   };
 
   app.get('/v1/conversations/:conversation', { config: { auth: 'tenant' } }, async (req) => {
