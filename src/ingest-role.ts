@@ -16,6 +16,7 @@ import { NatsEventSink } from './nats/event-sink.js';
 import { KvReplayGuard, REPLAY_BUCKET } from './nats/kv-replay-guard.js';
 import { kvStreamName } from './nats/provision.js';
 import { type InProcessActors, NatsReadiness } from './nats/readiness.js';
+import { NatsSafetyStore } from './nats/safety-store.js';
 import type { Logger } from './obs/logger.js';
 
 export interface IngestServer {
@@ -67,6 +68,7 @@ export async function startIngest(o: StartIngestOptions): Promise<IngestServer> 
       actors: o.actors,
     }),
     tls: readTls(config.http.tls),
+    safety: await NatsSafetyStore.open(handles),
   });
   const url = await app.listen({ host: config.http.host, port: config.http.port });
   return { url, app, close: () => app.close() };

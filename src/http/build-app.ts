@@ -14,6 +14,7 @@ import type { ParleyConfig } from '../config/schema.js';
 import { errorMessage, RetryableError, ValidationError } from '../errors/app-error.js';
 import { createHttpMetrics } from '../obs/http-metrics.js';
 import type { Logger } from '../obs/logger.js';
+import type { SafetyStore } from '../ops/safety-ops.js';
 import { compileAuth } from './auth.js';
 import { ForbiddenError, NotFoundError, UnauthorizedError } from './errors.js';
 import { createIngestParser } from './ingest-body.js';
@@ -24,6 +25,7 @@ import { registerConversationRoutes } from './routes/conversations.js';
 import { registerEventRoutes } from './routes/events.js';
 import { registerOperationsRoutes } from './routes/operations.js';
 import { type RuleRoutesOptions, registerRuleRoutes } from './routes/rules.js';
+import { registerSafetyRoutes } from './routes/safety.js';
 
 export const API_VERSION = '0.1.0';
 
@@ -49,6 +51,8 @@ export interface AppDeps {
   now?: () => number;
   /** Decision records returned with a conversation; default 50. */
   trailLimit?: number;
+  /** Escalations, consent and kill switches for operators (src/ops/safety-ops.ts). */
+  safety?: SafetyStore;
   /** POST /v1/evaluate and /v1/trigger, when the process has the rules (src/rules/). */
   rules?: RuleRoutesOptions;
 }
@@ -244,6 +248,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     publishTimeoutMs: http.publishTimeoutMs,
   });
   if (deps.rules) registerRuleRoutes(app, deps.rules);
+  if (deps.safety) registerSafetyRoutes(app, { store: deps.safety });
   registerConversationRoutes(app, {
     conversations: deps.conversations,
     tenants: Object.keys(deps.config.tenants),

@@ -1,9 +1,12 @@
 /** The explicit list of CLI commands (no directory scanning). */
 import type { Command } from 'commander';
 import { registerBench } from './bench.js';
+import { registerConsent } from './consent.js';
 import { registerConversation } from './conversation.js';
 import { registerDecode } from './decode.js';
 import { registerDlq } from './dlq.js';
+import { registerEscalations } from './escalations.js';
+import { registerPause } from './pause.js';
 import { registerReplay } from './replay.js';
 import { registerRules } from './rules.js';
 import { registerSimPlatform } from './sim-platform.js';
@@ -24,4 +27,7 @@ export const commands: RegisterCommand[] = [
   registerSimPlatform,
   registerToken,
   registerConversation,
+  registerEscalations,
+  registerPause,
+  registerConsent,
 ];

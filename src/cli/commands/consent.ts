@@ -1,0 +1,69 @@
+/**
+ * `parley consent get|set <tenant> <conversation>`: do-not-disturb per fan and channel. `set` publishes a
+ * `consent.updated` event: the conversation's actor applies it in order and writes parley-consent, which
+ * every process watches (so a pending action in ACTIONS is stopped at send time).
+ */
+import { userInfo } from 'node:os';
+import type { Command } from 'commander';
+import { ValidationError } from '../../errors/app-error.js';
+import { NatsSafetyStore } from '../../nats/safety-store.js';
+import { getConsent, setConsent } from '../../ops/safety-ops.js';
+import { type CommonFlags, loadFromFlags, print, withCommonFlags } from '../options.js';
+import { withNatsSession } from '../with-nats.js';
+import type { RegisterCommand } from './index.js';
+
+export const registerConsent: RegisterCommand = (program: Command) => {
+  const consent = program.command('consent').description('Read and set do-not-disturb per fan and channel');
+
+  withCommonFlags(consent.command('get'))
+    .description('The consent record of one conversation (fan)')
+    .argument('<tenant>')
+    .argument('<conversation>')
+    .option('--json', 'print as JSON')
+    .action(async (tenant: string, conversation: string, flags: CommonFlags) => {
+      const { config } = loadFromFlags(flags);
+      const view = await withNatsSession(config, async (h) =>
+        getConsent(await NatsSafetyStore.open(h), tenant, conversation),
+      );
+      print(flags, view, () => {
+        const ch = Object.entries(view.channels).map(([c, d]) => `${c}=${d ? 'dnd' : 'allowed'}`);
+        return `${tenant}/${conversation}: ${view.dnd ? 'DND' : 'allowed'}${ch.length ? ` (${ch.join(', ')})` : ''} source ${view.source}${view.updatedAt ? ` at ${view.updatedAt}` : ''}`;
+      });
+    });
+
+  withCommonFlags(consent.command('set'))
+    .description(
+      'Put a fan on do-not-disturb (--dnd on) or allow them again (--dnd off), optionally for one channel',
+    )
+    .argument('<tenant>')
+    .argument('<conversation>')
+    .requiredOption('--dnd <on|off>', 'on: do not disturb; off: allowed')
+    .option('--channel <channel>', 'only this channel')
+    .option('--reason <text>', 'why (recorded in AUDIT)')
+    .option('--by <who>', 'who (recorded in AUDIT)', userInfo().username)
+    .option('--json', 'print as JSON')
+    .action(
+      async (
+        tenant: string,
+        conversation: string,
+        flags: CommonFlags & { dnd: string; channel?: string; reason?: string; by: string },
+      ) => {
+        if (flags.dnd !== 'on' && flags.dnd !== 'off')
+          throw new ValidationError('invalid --dnd', [{ path: '--dnd', message: 'use on or off' }]);
+        const { config } = loadFromFlags(flags);
+        const result = await withNatsSession(config, async (h) =>
+          setConsent(await NatsSafetyStore.open(h), tenant, conversation, {
+            dnd: flags.dnd === 'on',
+            by: flags.by,
+            ...(flags.channel ? { channel: flags.channel } : {}),
+            ...(flags.reason ? { reason: flags.reason } : {}),
+          }),
+        );
+        print(
+          flags,
+          result,
+          () => `consent.updated published for ${tenant}/${conversation} (event seq ${result.seq})`,
+        );
+      },
+    );
+};

@@ -1,0 +1,154 @@
+/**
+ * SafetyStore over NATS for the operator functions in src/ops/safety-ops.ts: ESCALATIONS read with an
+ * ordered consumer filtered to a tenant or conversation (bounded by maxScan and a deadline), parley-control
+ * and parley-consent as JSON KV entries, events published to the ingest subject with their id as
+ * Nats-Msg-Id, and operator records on `audit.operator.<tenant>.<conversation>`.
+ */
+import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
+import type { KV } from '@nats-io/kv';
+import { headers } from '@nats-io/transport-node';
+import { decodeBody, encode } from '../envelope/codec.js';
+import { SCHEMA_VERSION } from '../envelope/envelope.js';
+import { eventHeaders, ingestSubject } from '../envelope/event-message.js';
+import {
+  CONTENT_TYPE_MSGPACK,
+  HDR_CONTENT_TYPE,
+  HDR_CONVERSATION,
+  HDR_MSG_ID,
+  HDR_TENANT,
+  HDR_TYPE,
+} from '../envelope/headers.js';
+import type { EscalationMessage, SafetyStore } from '../ops/safety-ops.js';
+import { CONSENT_BUCKET } from '../safety/consent.js';
+import { CONTROL_BUCKET } from '../safety/control.js';
+import type { NatsHandles } from './connection.js';
+import { isStreamNotFound } from './errors.js';
+
+export const ESCALATIONS_STREAM = 'ESCALATIONS';
+
+function asObject(v: unknown): Record<string, unknown> | undefined {
+  return v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
+}
+
+async function jsonEntry(kv: KV, key: string): Promise<Record<string, unknown> | undefined> {
+  const e = await kv.get(key);
+  if (e?.operation !== 'PUT' || e.length === 0) return undefined;
+  return asObject(decodeBody(e.value));
+}
+
+export class NatsSafetyStore implements SafetyStore {
+  readonly #js: JetStreamClient;
+  readonly #jsm: JetStreamManager;
+  readonly #control: KV;
+  readonly #consent: KV;
+  readonly #timeoutMs: number;
+
+  private constructor(h: NatsHandles, control: KV, consent: KV, timeoutMs: number) {
+    this.#js = h.js;
+    this.#jsm = h.jsm;
+    this.#control = control;
+    this.#consent = consent;
+    this.#timeoutMs = timeoutMs;
+  }
+
+  static async open(h: NatsHandles, options: { timeoutMs?: number } = {}): Promise<NatsSafetyStore> {
+    const [control, consent] = await Promise.all([h.kvm.open(CONTROL_BUCKET), h.kvm.open(CONSENT_BUCKET)]);
+    return new NatsSafetyStore(h, control, consent, options.timeoutMs ?? 5000);
+  }
+
+  now(): number {
+    return Date.now();
+  }
+
+  async escalations(f: {
+    tenant?: string;
+    conversation?: string;
+    maxScan: number;
+  }): Promise<EscalationMessage[]> {
+    const filter = `esc.${f.tenant ?? '*'}.${f.conversation ?? '*'}`;
+    let total: number;
+    try {
+      const info = await this.#jsm.streams.info(ESCALATIONS_STREAM, { subjects_filter: filter });
+      total = Object.values(info.state.subjects ?? {}).reduce((a, b) => a + b, 0);
+    } catch (err) {
+      if (isStreamNotFound(err)) return [];
+      throw err;
+    }
+    if (total === 0) return [];
+    const consumer = await this.#js.consumers.get(ESCALATIONS_STREAM, { filter_subjects: filter });
+    const messages = await consumer.consume({ max_messages: Math.min(total, 256) });
+    const timer = setTimeout(() => void messages.stop(), this.#timeoutMs);
+    const out: EscalationMessage[] = [];
+    try {
+      for await (const m of messages) {
+        const body = asObject(decodeBody(m.data, m.headers?.get(HDR_CONTENT_TYPE) || undefined));
+        if (body)
+          out.push({
+            seq: m.seq,
+            escalationId: String(body.escalationId ?? body.id),
+            tenant: String(body.tenant),
+            conversation: String(body.conversation),
+            reason: String(body.reason),
+            priority: String(body.priority),
+            evidence: asObject(body.evidence) ?? {},
+            ...(typeof body.suggestedNext === 'string' ? { suggestedNext: body.suggestedNext } : {}),
+            at: String(body.at ?? m.time.toISOString()),
+          });
+        if (out.length > f.maxScan) out.shift();
+        if (m.info.pending === 0) break;
+      }
+    } finally {
+      clearTimeout(timer);
+      await messages.close().catch(() => {});
+    }
+    return out;
+  }
+
+  readonly control = {
+    get: (key: string) => jsonEntry(this.#control, key),
+    put: async (key: string, value: Record<string, unknown>) => {
+      await this.#control.put(key, JSON.stringify(value));
+    },
+    delete: async (key: string) => {
+      await this.#control.delete(key);
+    },
+    list: async () => {
+      const out: Array<{ key: string; value: Record<string, unknown> }> = [];
+      for await (const key of await this.#control.keys()) {
+        const value = await jsonEntry(this.#control, key);
+        if (value) out.push({ key, value });
+      }
+      return out.sort((a, b) => a.key.localeCompare(b.key));
+    },
+  };
+
+  readonly consent = { get: (key: string) => jsonEntry(this.#consent, key) };
+
+  async publishEvent(event: Parameters<SafetyStore['publishEvent']>[0]) {
+    const h = headers();
+    for (const [k, v] of Object.entries(eventHeaders(event))) h.set(k, v);
+    const ack = await this.#js.publish(ingestSubject(event), encode(event), { msgID: event.id, headers: h });
+    return { seq: ack.seq, duplicate: ack.duplicate };
+  }
+
+  async audit(
+    kind: string,
+    tenant: string,
+    conversation: string,
+    record: Record<string, unknown>,
+  ): Promise<void> {
+    const at = new Date(this.now()).toISOString();
+    const id = `${kind}.${tenant}.${conversation}.${this.now()}.${String(record.action ?? '')}`;
+    const h = headers();
+    h.set(HDR_MSG_ID, id);
+    h.set(HDR_CONTENT_TYPE, CONTENT_TYPE_MSGPACK);
+    h.set(HDR_TYPE, `audit.${kind}`);
+    h.set(HDR_TENANT, tenant);
+    h.set(HDR_CONVERSATION, conversation);
+    await this.#js.publish(
+      `audit.${kind}.${tenant}.${conversation}`,
+      encode({ schema: SCHEMA_VERSION, id, kind, tenant, conversation, at, ...record }),
+      { msgID: id, headers: h },
+    );
+  }
+}
