@@ -13,6 +13,19 @@ export interface LoggerOptions {
   base?: Record<string, unknown>;
 }
 
+const SECRET_KEYS = [
+  'pass',
+  'password',
+  'token',
+  'tokens',
+  'secret',
+  'apiKey',
+  'authorization',
+  'signingSecrets',
+];
+/** Secret-bearing keys at the top level and up to three levels down. */
+export const REDACTED = SECRET_KEYS.flatMap((k) => [k, `*.${k}`, `*.*.${k}`, `*.*.*.${k}`]);
+
 export function createLogger(options: LoggerOptions = {}): Logger {
   return pino(
     {
@@ -20,6 +33,8 @@ export function createLogger(options: LoggerOptions = {}): Logger {
       base: { service: 'parley', pid: process.pid, ...options.base },
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }) },
+      // Secrets never reach a log line, whatever object they ride in on (config, request headers, errors).
+      redact: { paths: REDACTED, censor: '[redacted]' },
     },
     options.destination ?? pino.destination({ fd: 1, sync: false }),
   );

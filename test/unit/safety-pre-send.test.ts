@@ -190,3 +190,28 @@ t.test('safety local time - next allowed instant across midnight and DST', async
   );
   t.notOk(lt.isValidZone('Mars/Olympus'));
 });
+
+t.test('safety privacy - secrets are redacted from log lines', async (t) => {
+  const { Writable } = await import('node:stream');
+  const { createLogger } = await import('../../src/obs/logger.js');
+  const lines: string[] = [];
+  const log = createLogger({
+    destination: new Writable({
+      write(c, _e, cb) {
+        lines.push(String(c));
+        cb();
+      },
+    }),
+  });
+  log.info(
+    {
+      config: { safety: { model: { apiKey: 'sk-live-1' } }, nats: { pass: 'hunter2' } },
+      headers: { authorization: 'Bearer t0k' },
+    },
+    'x',
+  );
+  await new Promise((r) => setTimeout(r, 20));
+  const line = lines.join('');
+  for (const secret of ['sk-live-1', 'hunter2', 't0k']) t.notOk(line.includes(secret), `${secret} redacted`);
+  t.match(line, /\[redacted\]/);
+});
