@@ -2,6 +2,7 @@
 
 import type { BenchReport } from './harness.js';
 import { memoryDefaults, runMemory } from './scenarios/memory.js';
+import { runSafety, safetyDefaults } from './scenarios/safety.js';
 import { runSpine, spineDefaults } from './scenarios/spine.js';
 
 export interface Scenario {
@@ -22,6 +23,17 @@ export const scenarios: Record<string, Scenario> = {
         partitions: num(o.partitions, spineDefaults.partitions),
         rules: o.rules === 'none' ? 'none' : 'echo',
         ceiling: o.ceiling !== 'false',
+      }),
+  },
+  safety: {
+    description:
+      'what the safety gate adds per decision: pure gate loop, pre-send check, event -> action latency off vs on',
+    run: (o) =>
+      runSafety({
+        decisions: num(o.decisions, safetyDefaults.decisions),
+        events: num(o.events, safetyDefaults.events),
+        rate: num(o.rate, safetyDefaults.rate),
+        partitions: num(o.partitions, safetyDefaults.partitions),
       }),
   },
   memory: {
