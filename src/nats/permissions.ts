@@ -124,6 +124,10 @@ export const ROLE_PERMISSIONS: Record<NatsRole, Permissions> = {
       `${JS}.DIRECT.GET.AUDIT`,
       `${JS}.STREAM.MSG.GET.AUDIT`,
       `${JS}.CONSUMER.LIST.EVENTS`, // readiness: are the partition consumers bound
+      // Operator safety routes (src/http/routes/safety.ts): escalations, switches, operator audit records.
+      ...consume('ESCALATIONS'),
+      '$KV.parley-control.>',
+      'audit.operator.>',
     ]),
     subscribe: [`${inboxPrefixFor('ingest')}.>`],
   },
@@ -141,6 +145,7 @@ export const ROLE_PERMISSIONS: Record<NatsRole, Permissions> = {
       ...kvWrite('parley-timers'),
       ...kvWatch('parley-timers'),
       ...kvWrite('parley-consent'), // an opt-out reply enrolls DND
+      '$KV.parley-control.escalation.>', // escalation holds, written by the escalated conversation's actor
       ...kvRead('parley-rules'),
       ...kvWatch('parley-rules'),
     ]),
@@ -170,7 +175,7 @@ export function producerPermissions(tenant: string): Permissions {
 }
 
 const ROLE_PURPOSE: Record<NatsRole, string> = {
-  ingest: 'HTTP API: publishes events, reads conversation state and audit, replay-guard bucket',
+  ingest: 'HTTP API: publishes events, reads conversation state and audit, replay-guard bucket, operator switches',
   actors: 'conversation actors: EVENTS partition consumers, state/leases/consent, publishes effects',
   connectors: 'connector consumers on ACTIONS, token buckets, execution records, outcomes back to EVENTS',
   admin: 'operators and provisioning (parley streams apply, nats CLI): everything',

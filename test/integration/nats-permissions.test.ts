@@ -150,6 +150,8 @@ t.test('nats-permissions - ingest publishes events and reads state, nothing else
   const kvm = new Kvm(c.js);
   t.equal(await (await kvm.open('parley-state')).get('acme.c1'), null, 'reads parley-state');
   await (await kvm.open('parley-replay')).create('acme.k1', 'x');
+  await (await kvm.open('parley-control')).put('tenant.perm', '{"mode":"pause"}');
+  await (await kvm.open('parley-control')).delete('tenant.perm');
   await t.rejects(
     (await kvm.open('parley-state')).put('acme.c1', 'x'),
     /Permissions Violation|timeout/i,
@@ -192,7 +194,11 @@ t.test(
     const kvm = new Kvm(c.js);
     await (await kvm.open('parley-state')).put('acme.perm', 'x');
     await (await kvm.open('parley-leases')).put('perm', 'x');
+    await (await kvm.open('parley-consent')).put('acme.perm', '{}');
+    await (await kvm.open('parley-control')).put('escalation.acme.perm', '{}');
     for (const subject of [
+      '$KV.parley-control.global',
+      '$KV.parley-control.tenant.acme',
       '$KV.parley-tokens.webhook',
       '$KV.parley-executions.a1',
       '$KV.parley-replay.acme.k',
