@@ -175,7 +175,8 @@ export function producerPermissions(tenant: string): Permissions {
 }
 
 const ROLE_PURPOSE: Record<NatsRole, string> = {
-  ingest: 'HTTP API: publishes events, reads conversation state and audit, replay-guard bucket, operator switches',
+  ingest:
+    'HTTP API: publishes events, reads conversation state and audit, replay-guard bucket, operator switches',
   actors: 'conversation actors: EVENTS partition consumers, state/leases/consent, publishes effects',
   connectors: 'connector consumers on ACTIONS, token buckets, execution records, outcomes back to EVENTS',
   admin: 'operators and provisioning (parley streams apply, nats CLI): everything',
