@@ -149,6 +149,15 @@ export class PartitionLease {
     this.#stopped = true;
   }
 
+  /**
+   * Stops renewing without giving the lease up (the partition was fenced for another reason): it simply
+   * expires, and a taker still waits out the ttl.
+   */
+  abandon(): void {
+    this.#stopTimer();
+    this.#lost = true;
+  }
+
   /** Gives the lease up so the next owner need not wait. Only if we still hold it. */
   async release(): Promise<void> {
     this.#stopTimer();

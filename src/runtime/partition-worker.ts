@@ -200,6 +200,7 @@ export class PartitionWorker<S, C extends TransitionContext = TransitionContext>
       { partition: this.partition, reason },
       `partition ${this.partition} fenced: stopped processing it (${reason})`,
     );
+    this.#lease.abandon();
     void this.#consumer?.stop();
     this.#d.registry.dropPartition(this.partition);
     this.#d.timers?.drop(this.partition);

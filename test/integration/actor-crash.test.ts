@@ -5,9 +5,18 @@
 import t, { type Test } from 'tap';
 import { digestOf } from '../../actors/conversation/state.js';
 import type { EventEnvelope } from '../../src/envelope/envelope.js';
-import { startTestNats } from '../helpers/nats-server.js';
-import { connect, event, publishEvents, readState, spawnParley, streamCount, tempDir, waitFor } from '../helpers/parley.js';
 import type { NatsHandles } from '../../src/nats/connection.js';
+import { startTestNats } from '../helpers/nats-server.js';
+import {
+  connect,
+  event,
+  publishEvents,
+  readState,
+  spawnParley,
+  streamCount,
+  tempDir,
+  waitFor,
+} from '../helpers/parley.js';
 
 const PARTITIONS = 4;
 const CONVERSATIONS = 100;
@@ -15,12 +24,19 @@ const PER_CONVERSATION = 40;
 
 function workload(): EventEnvelope[] {
   const events: EventEnvelope[] = [];
-  for (let n = 0; n < PER_CONVERSATION; n++) for (let c = 0; c < CONVERSATIONS; c++) events.push(event('acme', `k${c}`, n));
+  for (let n = 0; n < PER_CONVERSATION; n++)
+    for (let c = 0; c < CONVERSATIONS; c++) events.push(event('acme', `k${c}`, n));
   return events;
 }
 
 /** Publishes in slices with pauses, so the interruption lands in the middle of the stream. */
-async function publishPaced(h: NatsHandles, events: EventEnvelope[], slice: number, pauseMs: number, onSlice: (i: number) => Promise<void> | void) {
+async function publishPaced(
+  h: NatsHandles,
+  events: EventEnvelope[],
+  slice: number,
+  pauseMs: number,
+  onSlice: (i: number) => Promise<void> | void,
+) {
   for (let i = 0; i < events.length; i += slice) {
     await publishEvents(h, events.slice(i, i + slice));
     await onSlice(i / slice);
@@ -31,20 +47,30 @@ async function publishPaced(h: NatsHandles, events: EventEnvelope[], slice: numb
 async function verifyExactlyOnce(t: Test, h: NatsHandles) {
   for (let c = 0; c < CONVERSATIONS; c++) {
     const id = `k${c}`;
-    const stored = await waitFor(`state of ${id}`, async () => {
-      const s = await readState(h, 'acme', id);
-      return s && s.state.events >= PER_CONVERSATION ? s : undefined;
-    }, 60_000);
+    const stored = await waitFor(
+      `state of ${id}`,
+      async () => {
+        const s = await readState(h, 'acme', id);
+        return s && s.state.events >= PER_CONVERSATION ? s : undefined;
+      },
+      60_000,
+    );
     const expected = digestOf(Array.from({ length: PER_CONVERSATION }, (_, n) => `${id}-e${n}`));
     if (stored.state.events !== PER_CONVERSATION || stored.state.digest !== expected) {
-      t.fail(`${id}: ${stored.state.events} events applied, digest ${stored.state.digest}, expected ${PER_CONVERSATION} and ${expected}`);
+      t.fail(
+        `${id}: ${stored.state.events} events applied, digest ${stored.state.digest}, expected ${PER_CONVERSATION} and ${expected}`,
+      );
       return;
     }
   }
   t.pass(`all ${CONVERSATIONS} conversations applied ${PER_CONVERSATION} events exactly once, in order`);
   // Give a straggling duplicate the chance to show up before counting.
   await new Promise((r) => setTimeout(r, 500));
-  t.equal(await streamCount(h, 'ACTIONS'), CONVERSATIONS * PER_CONVERSATION, 'exactly one action per event: no duplicate effect');
+  t.equal(
+    await streamCount(h, 'ACTIONS'),
+    CONVERSATIONS * PER_CONVERSATION,
+    'exactly one action per event: no duplicate effect',
+  );
 }
 
 t.test('runtime - kill -9 mid-stream, restart: every event applied exactly once, in order', async (t) => {
@@ -65,7 +91,10 @@ t.test('runtime - kill -9 mid-stream, restart: every event applied exactly once,
     }
   });
   await second!.waitForLine(/actors running/);
-  t.ok(second!.lines.some((l) => /taken over from another owner/.test(l)), 'the new process took over the dead one\'s leases');
+  t.ok(
+    second!.lines.some((l) => /taken over from another owner/.test(l)),
+    "the new process took over the dead one's leases",
+  );
   await verifyExactlyOnce(t, h);
   second!.proc.kill('SIGTERM');
   t.equal(await second!.exited, 0, 'clean exit on SIGTERM');
@@ -86,9 +115,15 @@ t.test('runtime - SIGTERM during load drains without losing or duplicating anyth
       second = spawnParley(t, { natsUrl: nats.url, dataDir, partitions: PARTITIONS });
     }
   });
-  t.ok(first.lines.some((l) => /"draining"/.test(l)), 'the first process logged its drain');
+  t.ok(
+    first.lines.some((l) => /"draining"/.test(l)),
+    'the first process logged its drain',
+  );
   await second!.waitForLine(/actors running/);
-  t.notOk(second!.lines.some((l) => /taken over from another owner/.test(l)), 'leases were released: no takeover wait');
+  t.notOk(
+    second!.lines.some((l) => /taken over from another owner/.test(l)),
+    'leases were released: no takeover wait',
+  );
   await verifyExactlyOnce(t, h);
   const status = await h.jsm.consumers.info('EVENTS', 'actors-p00');
   t.equal(status.num_pending + status.num_ack_pending, 0, 'nothing left unacked or pending');

@@ -5,17 +5,19 @@ import { InFlightGate } from '../../src/runtime/in-flight.js';
 import { ManualClock } from '../helpers/fakes.js';
 
 function fakeCell(key: string, clock: ManualClock, busy = false) {
-  return {
+  const cell = {
     key,
     partition: 0,
     lastActive: clock.now(),
     idle: !busy,
     depth: 0,
     killed: false,
-    kill() {
-      this.killed = true;
-    },
-  } as unknown as ActorCell<unknown>;
+    kill: () => {},
+  };
+  cell.kill = () => {
+    cell.killed = true;
+  };
+  return cell as unknown as ActorCell<unknown>;
 }
 
 t.test('actor-registry - idle actors past passivateAfterMs are dropped, busy ones never', async (t) => {
