@@ -61,7 +61,12 @@ function setup(
   behaviour: { send?: () => Promise<never> | undefined; status?: DeliveryStatus } = {},
 ) {
   let now = Date.parse('2026-01-01T00:00:10Z');
-  const clock: Clock = { now: () => now, sleep: async (ms) => void (now += ms) };
+  const clock: Clock = {
+    now: () => now,
+    sleep: async (ms) => {
+      now += ms;
+    },
+  };
   const records = new Memory<ExecutionRecord>();
   const published: OutboundMessage[] = [];
   const sends: string[] = [];
@@ -83,7 +88,12 @@ function setup(
     gate: allowAllGate,
     tokens: new TokenBuckets(new Memory<BucketState>(), { clock, leaseBatch: 8, leaseTtlMs: 250 }),
     executions: new ExecutionStore(records),
-    publisher: { publish: async (m) => (published.push(m), { seq: published.length, duplicate: false }) },
+    publisher: {
+      publish: async (m) => {
+        published.push(m);
+        return { seq: published.length, duplicate: false };
+      },
+    },
     metrics: createConnectorMetrics(new Registry()),
     log: createLogger({ level: 'silent' }),
     clock,
@@ -104,7 +114,9 @@ function setup(
     published,
     subjects,
     sends,
-    advance: (ms: number) => void (now += ms),
+    advance: (ms: number) => {
+      now += ms;
+    },
     stale: async (id: string) => {
       records.m.set(id, {
         value: { status: 'claimed', channel: 'webhook', owner: 'dead', attempt: 1, claimedAt: now - 60_000 },
