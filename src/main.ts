@@ -114,7 +114,7 @@ export async function start(config: ParleyConfig, options: StartOptions = {}): P
       }
     }
 
-    const safety = await startSafety(config, handles, log);
+    const safety = await startSafety(config, handles, log, registry);
     cleanups.push(async () => safety.stop());
 
     let actors: ActorWorker<ConversationState> | undefined;

@@ -4,6 +4,8 @@
  * the model enrichment step when configured, and the pre-send gate the connectors use. src/safety/ itself
  * stays free of NATS; this file is where the two meet.
  */
+
+import type { Registry } from 'prom-client';
 import type { SafetyGate, SafetySwitches } from '../actors/conversation/gate.js';
 import { passThroughGate } from '../actors/index.js';
 import type { ParleyConfig } from './config/schema.js';
@@ -13,6 +15,7 @@ import type { NatsHandles } from './nats/connection.js';
 import { KvSnapshot } from './nats/kv-snapshot.js';
 import { KvVersionedStore } from './nats/kv-versioned-store.js';
 import type { Logger } from './obs/logger.js';
+import { createSafetyMetrics, type SafetyMetrics } from './obs/safety-metrics.js';
 import { systemClock } from './runtime/ports.js';
 import { CONSENT_BUCKET } from './safety/consent.js';
 import { CONTROL_BUCKET } from './safety/control.js';
@@ -34,10 +37,48 @@ export interface SafetyRuntime {
   stop(): void;
 }
 
+/** Counts decisions and escalations from the gate's effects (a side channel: the gate itself stays pure). */
+function instrumentGate(gate: SafetyGate, metrics: SafetyMetrics): SafetyGate {
+  return {
+    review(input) {
+      const result = gate.review(input);
+      for (const e of result.effects) {
+        if (e.type === 'escalate') metrics.escalationsTotal.inc({ reason: e.reason, priority: e.priority });
+        else if (e.type === 'audit' && Array.isArray(e.record.actions)) {
+          for (const a of e.record.actions as Array<{
+            decision: string;
+            guards: Array<{ guard: string; verdict: string }>;
+          }>)
+            metrics.decisionsTotal.inc({
+              decision: a.decision,
+              guard: a.guards.find((g) => g.verdict !== 'allow')?.guard ?? 'none',
+            });
+        }
+      }
+      return result;
+    },
+  };
+}
+
+function instrumentPreSend(gate: PreSendGate, metrics: SafetyMetrics): PreSendGate {
+  return {
+    async check(action) {
+      const v = await gate.check(action);
+      metrics.preSendTotal.inc(
+        v.allow
+          ? { result: 'allow', reason: 'none' }
+          : { result: v.outcome, reason: v.reason.split(':')[0]! },
+      );
+      return v;
+    },
+  };
+}
+
 export async function startSafety(
   config: ParleyConfig,
   handles: NatsHandles,
   log: Logger,
+  registry: Registry,
 ): Promise<SafetyRuntime> {
   const s = config.safety;
   if (!s.enabled) {
@@ -83,12 +124,16 @@ export async function startSafety(
     { switches: control.size, consentRecords: consent.size, model: s.model.enabled ? s.model.model : 'off' },
     'safety gate ready',
   );
+  const metrics = createSafetyMetrics(registry);
   return {
     policy,
-    gate: createSafetyGate(policy),
+    gate: instrumentGate(createSafetyGate(policy), metrics),
     switches,
     enrich,
-    preSendGate: new SafetyPreSendGate({ policy, switches, tenantCap, clock: systemClock }),
+    preSendGate: instrumentPreSend(
+      new SafetyPreSendGate({ policy, switches, tenantCap, clock: systemClock }),
+      metrics,
+    ),
     stop: () => {
       control.stop();
       consent.stop();

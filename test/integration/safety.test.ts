@@ -65,7 +65,7 @@ async function setup(t: { teardown(fn: () => unknown): void }) {
 t.test(
   'safety - a STOP message enrolls DND and an action already in ACTIONS for that fan is not sent',
   async (t) => {
-    const { sim, h } = await setup(t);
+    const { sim, h, parley } = await setup(t);
     await publishEvents(h, [message('fan1', 'hi there')]);
     await waitFor('the first reply', async () => sendsTo(sim, 'fan1').length === 1);
 
@@ -98,6 +98,13 @@ t.test(
     const blocked = await h.jsm.streams.getMessage('AUDIT', { last_by_subj: 'audit.blocked.acme.fan1' });
     t.match(decodeMsgpack(blocked!.data), { action: pending.id, reason: 'dnd', stage: 'pre-send' });
     t.equal(await streamCount(h, 'AUDIT', 'audit.opt-out.acme.fan1'), 1, 'the opt-out is audited');
+    const metrics = await parley.registry.metrics();
+    t.match(
+      metrics,
+      /parley_safety_decisions_total\{decision="blocked",guard="consent"\} [1-9]/,
+      'decisions by guard',
+    );
+    t.match(metrics, /parley_safety_presend_total\{result="blocked",reason="dnd"\} 1/, 'pre-send verdicts');
   },
 );
 
