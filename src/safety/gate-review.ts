@@ -33,7 +33,7 @@ export interface ActionRecord {
   reason?: string;
   delayMs?: number;
   released?: { eventId: string; seq: number };
-  guards: GuardVerdict[];
+  guards: Array<Omit<GuardVerdict, 'type'>>;
 }
 
 export const labelsOf = (vs: readonly ClassifierVerdict[]) =>
@@ -102,7 +102,8 @@ export class Review {
       rule: action.rule,
       channel: action.channel,
       template: action.template,
-      guards,
+      // The verdicts as recorded: without their `type` tag (always "guard" here).
+      guards: guards.map(({ type: _, ...g }) => g),
       ...(released ? { released: { eventId: released.from.eventId, seq: released.from.seq } } : {}),
     };
     if (worst?.verdict === 'block') {
