@@ -134,7 +134,14 @@ export class Review {
     if (action.rule === OPERATOR_RULE) return;
     const caps = this.policy.fanCaps(this.tenant, action.rule);
     if (caps.length === 0) return;
-    this.set({ sends: recordSend(this.safety.sends, action.channel, this.input.now, caps) });
+    this.set({
+      sends: recordSend(
+        this.safety.sends,
+        action.channel,
+        this.input.now,
+        this.policy.allFanCaps(this.tenant),
+      ),
+    });
   }
 
   hold(action: ActionEffect): void {

@@ -44,6 +44,7 @@ export class SafetyPolicy {
   readonly #tenants: Record<string, TenantSettings>;
   readonly #cache = new Map<string, TenantPolicy>();
   readonly #ruleCaps = new Map<string, CompiledFanCap[]>();
+  readonly #allCaps = new Map<string, CompiledFanCap[]>();
 
   constructor(config: SafetyConfig, tenants: Record<string, TenantSettings> = {}) {
     this.config = config;
@@ -108,10 +109,14 @@ export class SafetyPolicy {
     return caps;
   }
 
-  /** Every cap any rule of the tenant may apply (to prune the recorded send times). */
+  /** Every cap any rule of the tenant may apply (to prune the recorded send times without losing any). */
   allFanCaps(t: TenantPolicy): CompiledFanCap[] {
-    const all = [...t.fanCaps];
-    for (const rule of Object.keys(t.rules)) all.push(...this.fanCaps(t, rule));
+    let all = this.#allCaps.get(t.tenant);
+    if (!all) {
+      all = [...t.fanCaps];
+      for (const rule of Object.keys(t.rules)) all.push(...this.fanCaps(t, rule));
+      this.#allCaps.set(t.tenant, all);
+    }
     return all;
   }
 }
