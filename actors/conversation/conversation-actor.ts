@@ -65,7 +65,8 @@ export const conversationActor: ActorKind<ConversationState, ConversationContext
       enrichment: ctx.enrichment,
     });
     const sent = reviewed.effects.filter((e) => e.type === 'action').length;
-    const effects = evaluation.effects.length > 0 ? [...reviewed.effects, ...evaluation.effects] : reviewed.effects;
+    const effects =
+      evaluation.effects.length > 0 ? [...reviewed.effects, ...evaluation.effects] : reviewed.effects;
     return { state: { ...reviewed.state, actions: state.actions + sent }, effects };
   },
 };

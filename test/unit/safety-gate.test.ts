@@ -445,7 +445,11 @@ t.test('safety gate - send times are kept for the longest window any rule caps',
   const day = 86_400_000;
   const weekly: ActionEffect = { ...echo, rule: 'weekly' };
   t.equal(actions(h.step('x', {}, { now: T0, proposals: [weekly] })).length, 1);
-  t.equal(actions(h.step('x', {}, { now: T0 + 2 * day, proposals: [echo] })).length, 1, 'a daily-capped send');
+  t.equal(
+    actions(h.step('x', {}, { now: T0 + 2 * day, proposals: [echo] })).length,
+    1,
+    'a daily-capped send',
+  );
   const third = h.step('x', {}, { now: T0 + 3 * day, proposals: [weekly] });
   t.equal(actions(third).length, 0, 'the weekly cap still sees the send of three days ago');
 });
