@@ -1,0 +1,212 @@
+import t from 'tap';
+import type { EventEnvelope } from '../../src/envelope/envelope.js';
+import {
+  type EscalationMessage,
+  getConsent,
+  listEscalations,
+  pause,
+  resolveEscalation,
+  resume,
+  type SafetyStore,
+  setConsent,
+} from '../../src/ops/safety-ops.js';
+import { ACME_TOKEN, ADMIN_TOKEN, testApp } from '../helpers/http-fakes.js';
+
+/** An in-memory SafetyStore: what the NATS one does, observable. */
+class MemoryStore implements SafetyStore {
+  readonly escs: EscalationMessage[] = [];
+  readonly kv = new Map<string, Record<string, unknown>>();
+  readonly consents = new Map<string, Record<string, unknown>>();
+  readonly events: EventEnvelope[] = [];
+  readonly audits: Array<{
+    kind: string;
+    tenant: string;
+    conversation: string;
+    record: Record<string, unknown>;
+  }> = [];
+  async escalations(f: { tenant?: string; conversation?: string }) {
+    return this.escs.filter(
+      (e) => (!f.tenant || e.tenant === f.tenant) && (!f.conversation || e.conversation === f.conversation),
+    );
+  }
+  control = {
+    get: async (k: string) => this.kv.get(k),
+    put: async (k: string, v: Record<string, unknown>) => void this.kv.set(k, v),
+    delete: async (k: string) => void this.kv.delete(k),
+    list: async () => [...this.kv].map(([key, value]) => ({ key, value })),
+  };
+  consent = { get: async (k: string) => this.consents.get(k) };
+  async publishEvent(e: EventEnvelope) {
+    const dup = this.events.some((x) => x.id === e.id);
+    if (!dup) this.events.push(e);
+    return { seq: this.events.findIndex((x) => x.id === e.id) + 1, duplicate: dup };
+  }
+  async audit(kind: string, tenant: string, conversation: string, record: Record<string, unknown>) {
+    this.audits.push({ kind, tenant, conversation, record });
+  }
+  now() {
+    return Date.UTC(2026, 0, 5, 12);
+  }
+  open(conversation: string, seq: number, priority: string, reason: string) {
+    const id = `acme.${conversation}.${seq}`;
+    this.escs.push({
+      seq: this.escs.length + 1,
+      escalationId: id,
+      tenant: 'acme',
+      conversation,
+      reason,
+      priority,
+      evidence: {},
+      at: '',
+    });
+    this.kv.set(`escalation.acme.${conversation}`, { escalationId: id, status: 'open', since: '' });
+    return id;
+  }
+}
+
+t.test(
+  'safety ops - escalations are listed most urgent first with their status; resolve publishes one event',
+  async (t) => {
+    const s = new MemoryStore();
+    const low = s.open('c1', 10, 'normal', 'revenue-objection');
+    const high = s.open('c2', 11, 'urgent', 'crisis');
+    s.open('c3', 12, 'high', 'abuse');
+    s.kv.delete('escalation.acme.c3'); // resumed
+    t.same(
+      (await listEscalations(s, {})).map((e) => e.escalationId),
+      [high, low],
+    );
+    t.same(
+      (await listEscalations(s, { status: 'all' })).map((e) => e.status),
+      ['open', 'resolved', 'open'],
+    );
+
+    const r = await resolveEscalation(s, high, {
+      outcome: 'reply',
+      reply: { text: 'here for you' },
+      by: 'ops',
+    });
+    t.match(r, { escalationId: high, outcome: 'reply', duplicate: false });
+    t.match(s.events[0], {
+      type: 'escalation.resolved',
+      conversation: 'c2',
+      attributes: { escalationId: high, outcome: 'reply' },
+    });
+    t.equal(
+      (await resolveEscalation(s, high, { outcome: 'reply', reply: { text: 'here for you' } })).duplicate,
+      true,
+      'a retried request is deduplicated',
+    );
+    t.notOk(JSON.stringify(s.audits).includes('here for you'), 'the audit record has no message text');
+    await t.rejects(
+      resolveEscalation(s, high, { outcome: 'reply' }),
+      /reply needs reply.text/,
+      'reply needs text',
+    );
+    await t.rejects(resolveEscalation(s, high, { outcome: 'maybe' }), 'unknown outcome');
+    await t.rejects(resolveEscalation(s, 'acme.c3.12', { outcome: 'resume' }), /already resolved/);
+    await t.rejects(resolveEscalation(s, 'nope', { outcome: 'resume' }), /invalid escalation id/);
+  },
+);
+
+t.test('safety ops - pause, resume and consent are audited operator actions', async (t) => {
+  const s = new MemoryStore();
+  const p = await pause(s, {
+    scope: 'channel:acme/dm',
+    mode: 'kill',
+    reason: 'provider incident',
+    by: 'ops',
+  });
+  t.match(p, { key: 'tenant.acme.channel.dm', mode: 'kill', scope: 'channel:acme/dm' });
+  t.match(s.kv.get('tenant.acme.channel.dm'), { mode: 'kill', reason: 'provider incident' });
+  t.match(await resume(s, { scope: 'channel:acme/dm' }), {
+    key: 'tenant.acme.channel.dm',
+    was: { mode: 'kill' },
+  });
+  t.equal(s.kv.size, 0);
+  t.same(
+    s.audits.map((a) => [a.tenant, a.record.action]),
+    [
+      ['acme', 'kill'],
+      ['acme', 'resume'],
+    ],
+  );
+  await t.rejects(pause(s, { scope: 'planet:mars' }), /invalid scope/);
+
+  t.match(await getConsent(s, 'acme', 'c1'), { dnd: false, source: 'none' });
+  await setConsent(s, 'acme', 'c1', { dnd: false, by: 'ops' });
+  t.match(s.events.at(-1), { type: 'consent.updated', attributes: { dnd: false } });
+  await t.rejects(setConsent(s, 'acme', 'c1', { dnd: 'yes' }));
+});
+
+t.test('safety routes - admin only; resolve answers 202; validation errors name the field', async (t) => {
+  const s = new MemoryStore();
+  const id = s.open('c9', 42, 'urgent', 'crisis');
+  const { app } = testApp(t, { safety: s });
+  const admin = { authorization: `Bearer ${ADMIN_TOKEN}` };
+  t.equal(
+    (
+      await app.inject({
+        method: 'GET',
+        url: '/v1/escalations',
+        headers: { authorization: `Bearer ${ACME_TOKEN}` },
+      })
+    ).statusCode,
+    403,
+  );
+  const list = await app.inject({ method: 'GET', url: '/v1/escalations?tenant=acme', headers: admin });
+  t.equal(list.statusCode, 200);
+  t.match(list.json(), { escalations: [{ escalationId: id, status: 'open' }] });
+  t.equal(
+    (await app.inject({ method: 'GET', url: '/v1/escalations/acme.nope.1', headers: admin })).statusCode,
+    404,
+  );
+  const bad = await app.inject({
+    method: 'POST',
+    url: `/v1/escalations/${id}/resolve`,
+    headers: admin,
+    payload: { outcome: 'reply' },
+  });
+  t.equal(bad.statusCode, 400);
+  t.match(bad.json(), { error: { issues: [{ path: 'reply' }] } });
+  const ok = await app.inject({
+    method: 'POST',
+    url: `/v1/escalations/${id}/resolve`,
+    headers: admin,
+    payload: { outcome: 'resume', by: 'ops' },
+  });
+  t.equal(ok.statusCode, 202);
+  t.match(ok.json(), { escalationId: id, outcome: 'resume' });
+  const paused = await app.inject({
+    method: 'POST',
+    url: '/v1/pause',
+    headers: admin,
+    payload: { scope: 'tenant:acme' },
+  });
+  t.match(paused.json(), { key: 'tenant.acme', mode: 'pause' });
+  t.match((await app.inject({ method: 'GET', url: '/v1/switches', headers: admin })).json(), {
+    switches: [{ key: 'tenant.acme' }],
+  });
+  t.equal(
+    (
+      await app.inject({
+        method: 'POST',
+        url: '/v1/resume',
+        headers: admin,
+        payload: { scope: 'tenant:acme' },
+      })
+    ).statusCode,
+    200,
+  );
+  const consent = await app.inject({
+    method: 'PUT',
+    url: '/v1/consent/acme/c9',
+    headers: admin,
+    payload: { dnd: true },
+  });
+  t.equal(consent.statusCode, 202);
+  t.match((await app.inject({ method: 'GET', url: '/v1/consent/acme/c9', headers: admin })).json(), {
+    tenant: 'acme',
+    dnd: false,
+  });
+});
