@@ -33,12 +33,17 @@ export const DEFAULT_INGEST_LIMITS: IngestLimits = Object.freeze({
   maxFutureSeconds: 600,
 });
 
+/** Event types under this prefix come only from operators (src/ops, POST /v1/trigger), never from tenants. */
+export const RESERVED_TYPE_PREFIX = 'admin';
+
 /** The event schema for given limits; `now` is read at validation time (occurredAt in the future). */
 export function ingestEventSchema(limits: IngestLimits, now: () => number = Date.now) {
   return z
     .object({
       id: EventIdSchema.optional(),
-      type: EventTypeSchema.describe('Event type: dot-separated tokens of letters, digits, - and _'),
+      type: EventTypeSchema.refine((t) => !t.startsWith(`${RESERVED_TYPE_PREFIX}.`), {
+        message: `the "${RESERVED_TYPE_PREFIX}." types are reserved for operator events (escalation resolutions, consent changes, triggers)`,
+      }).describe('Event type: dot-separated tokens of letters, digits, - and _'),
       conversation: TokenSchema.describe('Conversation id: letters, digits, - and _'),
       occurredAt: z.iso
         .datetime({ offset: true })

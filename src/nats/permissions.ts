@@ -27,6 +27,8 @@ export const PRODUCERS_ACCOUNT = 'PRODUCERS';
 export interface Permissions {
   publish: string[];
   subscribe: string[];
+  /** Subjects denied even where `publish` allows them. */
+  publishDeny?: string[];
 }
 
 /** A password in nats.conf: a literal (embedded server) or an environment variable the server reads. */
@@ -170,6 +172,8 @@ export const ROLE_PERMISSIONS: Record<NatsRole, Permissions> = {
 export function producerPermissions(tenant: string): Permissions {
   return {
     publish: [`ingest.${tenant}.>`],
+    // Operator events (escalation resolutions, consent changes, triggers) never come from a producer.
+    publishDeny: [`ingest.${tenant}.*.admin.>`],
     subscribe: [`${inboxPrefixFor(producerUser(tenant))}.>`],
   };
 }
@@ -209,7 +213,9 @@ function renderUser(
     `${inner}user: ${quote(user)}`,
     `${inner}password: ${renderSecret(secret)}`,
     `${inner}permissions: {`,
-    `${inner}  publish: { allow: ${renderList(perms.publish, `${inner}  `)} }`,
+    `${inner}  publish: { allow: ${renderList(perms.publish, `${inner}  `)}${
+      perms.publishDeny ? `, deny: ${renderList(perms.publishDeny, `${inner}  `)}` : ''
+    } }`,
     `${inner}  subscribe: { allow: ${renderList(perms.subscribe, `${inner}  `)} }`,
     `${inner}}`,
     `${indent}}`,

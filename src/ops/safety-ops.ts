@@ -144,7 +144,7 @@ export interface ResolveResult {
 }
 
 /**
- * Resolves an open (or closed, to reopen) escalation: publishes `escalation.resolved` into EVENTS. Its ID is
+ * Resolves an open (or closed, to reopen) escalation: publishes `admin.escalation.resolved` into EVENTS. Its ID is
  * derived from the escalation and the outcome, so a retried request is deduplicated.
  */
 export async function resolveEscalation(
@@ -220,7 +220,7 @@ export async function getConsent(
   };
 }
 
-/** Publishes `consent.updated`; the conversation's actor applies it in order and writes parley-consent. */
+/** Publishes `admin.consent.updated`; the conversation's actor applies it in order and writes parley-consent. */
 export async function setConsent(
   store: SafetyStore,
   tenant: string,

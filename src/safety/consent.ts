@@ -1,12 +1,13 @@
 /**
  * Consent / do-not-disturb records (`parley-consent` bucket, key `<tenant>.<conversation>`, JSON), written by
- * the conversation's actor from its own ordered events (an opt-out message, or a `consent.updated` event an
+ * the conversation's actor from its own ordered events (an opt-out message, or a `admin.consent.updated` event an
  * operator publishes through `parley consent set`), and read through a watch by the gate and the pre-send gate.
  */
 import { z } from 'zod';
 
 export const CONSENT_BUCKET = 'parley-consent';
-export const CONSENT_EVENT_TYPE = 'consent.updated';
+/** An operator's consent change; under `admin.`, which the ingest API refuses from tenants. */
+export const CONSENT_EVENT_TYPE = 'admin.consent.updated';
 
 export function consentKey(tenant: string, conversation: string): string {
   return `${tenant}.${conversation}`;

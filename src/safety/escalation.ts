@@ -7,12 +7,13 @@ import { z } from 'zod';
 import type { EscalationPriority } from '../../actors/conversation/safety-state.js';
 import type { ClassifierVerdict } from './verdict.js';
 
-export const ESCALATION_RESOLVED_EVENT = 'escalation.resolved';
+/** Operator events live under `admin.`, a prefix the ingest API refuses from tenants. */
+export const ESCALATION_RESOLVED_EVENT = 'admin.escalation.resolved';
 
 export const RESOLUTION_OUTCOMES = ['resume', 'close', 'reply'] as const;
 export type ResolutionOutcome = (typeof RESOLUTION_OUTCOMES)[number];
 
-/** Attributes of an `escalation.resolved` event. */
+/** Attributes of an `admin.escalation.resolved` event. */
 export const ResolutionSchema = z
   .object({
     escalationId: z

@@ -1,7 +1,7 @@
 /**
- * Operator events applied by the gate, in order with the conversation's other events: `escalation.resolved`
+ * Operator events applied by the gate, in order with the conversation's other events: `admin.escalation.resolved`
  * (resume: release what was held through every guard; close: stop automation; reply: send the human's
- * message and drop what was held) and `consent.updated` (an operator's DND or opt-in). An event that cannot
+ * message and drop what was held) and `admin.consent.updated` (an operator's DND or opt-in). An event that cannot
  * be applied is recorded in AUDIT, never thrown (it would only be retried and dead-lettered).
  */
 import { ValidationError } from '../errors/app-error.js';

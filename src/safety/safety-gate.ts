@@ -4,7 +4,7 @@
  * and the switch snapshots in; the new `safety` state and effects out.
  *
  * Per event, in order:
- *   1. operator events: `escalation.resolved` (resume / close / reply), `consent.updated`;
+ *   1. operator events: `admin.escalation.resolved` (resume / close / reply), `admin.consent.updated`;
  *   2. classify the fan's message (lexicons, plus the model's enrichment when configured);
  *   3. react: a confident opt-out enrolls DND (state + parley-consent) and drops held actions; crisis, abuse,
  *      low confidence, an unavailable model or an unbridged revenue objection opens an escalation

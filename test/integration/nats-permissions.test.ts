@@ -251,6 +251,7 @@ t.test('nats-permissions - a tenant producer writes only its own ingest subjects
   t.equal(stored?.subject, `evt.${partitionFor('acme', 'c9', PARTITIONS)}.acme.c9.message.received`);
   for (const subject of [
     ingestSubject('globex', 'c9'),
+    'ingest.acme.c9.admin.consent.updated',
     `evt.0.acme.c9.message.received`,
     'act.webhook.acme.c9',
     '$JS.API.INFO',

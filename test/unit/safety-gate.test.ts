@@ -125,8 +125,8 @@ t.test(
     const later = h.step('purchase.completed', {}, { proposals: [echo] });
     t.equal(actions(later).length, 0, 'a later action is blocked too');
     t.equal(audits(later, 'compliance-blocked').length, 1);
-    const again = h.step('consent.updated', { dnd: false, by: 'ops' }, { proposals: [echo] });
-    t.equal(actions(again).length, 1, 'an operator opt-in (consent.updated) restores sending');
+    const again = h.step('admin.consent.updated', { dnd: false, by: 'ops' }, { proposals: [echo] });
+    t.equal(actions(again).length, 1, 'an operator opt-in (admin.consent.updated) restores sending');
     t.match(of(again, 'store')[0]!.value, { dnd: false, source: 'operator' });
   },
 );
@@ -167,11 +167,11 @@ t.test(
     for (let i = 0; i < 3; i++) t.equal(actions(h.step('message.received', { text: 'hello?' })).length, 0);
     t.equal(h.state.safety?.held?.length, 4, 'four actions held');
 
-    const stale = h.step('escalation.resolved', { escalationId: 'acme.c1.999', outcome: 'resume' });
+    const stale = h.step('admin.escalation.resolved', { escalationId: 'acme.c1.999', outcome: 'resume' });
     t.match(audits(stale, 'escalation-resolved')[0]!.record, { applied: false });
     t.equal(actions(stale).length, 0, 'a resolution of another escalation changes nothing');
 
-    const res = h.step('escalation.resolved', { escalationId: 'acme.c1.1', outcome: 'resume', by: 'ops@x' });
+    const res = h.step('admin.escalation.resolved', { escalationId: 'acme.c1.1', outcome: 'resume', by: 'ops@x' });
     t.equal(actions(res).length, 4, 'held actions released');
     t.match(of(res, 'store')[0], { bucket: 'parley-control', key: 'escalation.acme.c1', value: null });
     t.match(audits(res, 'escalation-resolved')[0]!.record, { applied: true, released: 4, by: 'ops@x' });
@@ -186,7 +186,7 @@ t.test(
     const h = harness(policy());
     h.step('message.received', { text: 'I know where you live' });
     h.step('message.received', { text: 'answer me' });
-    const closed = h.step('escalation.resolved', { escalationId: 'acme.c1.1', outcome: 'close' });
+    const closed = h.step('admin.escalation.resolved', { escalationId: 'acme.c1.1', outcome: 'close' });
     t.equal(actions(closed).length, 0);
     t.match(of(closed, 'store')[0]!.value, { status: 'closed' });
     t.equal(
@@ -201,7 +201,7 @@ t.test(
     const h2 = harness(policy());
     h2.step('message.received', { text: 'refund me or I will file a chargeback' });
     t.ok(h2.state.safety?.escalation, 'revenue objection without a bridge escalates');
-    const reply = h2.step('escalation.resolved', {
+    const reply = h2.step('admin.escalation.resolved', {
       escalationId: 'acme.c1.1',
       outcome: 'reply',
       reply: { text: 'Sorry! Refund on its way.', channel: 'dm' },

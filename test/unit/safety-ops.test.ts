@@ -88,7 +88,7 @@ t.test(
     });
     t.match(r, { escalationId: high, outcome: 'reply', duplicate: false });
     t.match(s.events[0], {
-      type: 'escalation.resolved',
+      type: 'admin.escalation.resolved',
       conversation: 'c2',
       attributes: { escalationId: high, outcome: 'reply' },
     });
@@ -135,7 +135,7 @@ t.test('safety ops - pause, resume and consent are audited operator actions', as
 
   t.match(await getConsent(s, 'acme', 'c1'), { dnd: false, source: 'none' });
   await setConsent(s, 'acme', 'c1', { dnd: false, by: 'ops' });
-  t.match(s.events.at(-1), { type: 'consent.updated', attributes: { dnd: false } });
+  t.match(s.events.at(-1), { type: 'admin.consent.updated', attributes: { dnd: false } });
   await t.rejects(setConsent(s, 'acme', 'c1', { dnd: 'yes' }));
 });
 
@@ -210,3 +210,23 @@ t.test('safety routes - admin only; resolve answers 202; validation errors name 
     dnd: false,
   });
 });
+
+t.test(
+  'safety routes - tenants cannot publish operator (admin.*) events through the ingest API',
+  async (t) => {
+    const { app, sink } = testApp(t);
+    for (const type of ['admin.consent.updated', 'admin.escalation.resolved', 'admin.trigger']) {
+      const res = await app.inject({
+        method: 'POST',
+        url: '/v1/events',
+        headers: { authorization: `Bearer ${ACME_TOKEN}` },
+        payload: { type, conversation: 'c1', occurredAt: '2026-01-05T12:00:00Z', attributes: { dnd: false } },
+      });
+      t.equal(res.statusCode, 400, type);
+      t.match(res.json(), {
+        error: { issues: [{ field: 'type', message: /reserved for operator events/ }] },
+      });
+    }
+    t.equal(sink.stored.length, 0, 'nothing published');
+  },
+);

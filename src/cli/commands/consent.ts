@@ -1,6 +1,6 @@
 /**
  * `parley consent get|set <tenant> <conversation>`: do-not-disturb per fan and channel. `set` publishes a
- * `consent.updated` event: the conversation's actor applies it in order and writes parley-consent, which
+ * `admin.consent.updated` event: the conversation's actor applies it in order and writes parley-consent, which
  * every process watches (so a pending action in ACTIONS is stopped at send time).
  */
 import { userInfo } from 'node:os';
@@ -62,7 +62,7 @@ export const registerConsent: RegisterCommand = (program: Command) => {
         print(
           flags,
           result,
-          () => `consent.updated published for ${tenant}/${conversation} (event seq ${result.seq})`,
+          () => `admin.consent.updated published for ${tenant}/${conversation} (event seq ${result.seq})`,
         );
       },
     );

@@ -1,6 +1,6 @@
 /**
  * `parley escalations list|show|resolve`: the human side of escalation-first safety. `resolve` publishes an
- * `escalation.resolved` event (resume, close, or reply with a human-written message) that the conversation's
+ * `admin.escalation.resolved` event (resume, close, or reply with a human-written message) that the conversation's
  * actor applies in order; see docs/safety.md.
  */
 import { userInfo } from 'node:os';
