@@ -33,6 +33,7 @@ export interface ActionRecord {
   reason?: string;
   delayMs?: number;
   released?: { eventId: string; seq: number };
+  path?: ActionEffect['decision'];
   guards: Array<Omit<GuardVerdict, 'type'>>;
 }
 
@@ -102,6 +103,8 @@ export class Review {
       rule: action.rule,
       channel: action.channel,
       template: action.template,
+      // Where the rules engine decided it: journey step, A/B variant, the trigger of a delayed action.
+      ...(action.decision ? { path: action.decision } : {}),
       // The verdicts as recorded: without their `type` tag (always "guard" here).
       guards: guards.map(({ type: _, ...g }) => g),
       ...(released ? { released: { eventId: released.from.eventId, seq: released.from.seq } } : {}),

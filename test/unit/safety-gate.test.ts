@@ -171,7 +171,11 @@ t.test(
     t.match(audits(stale, 'escalation-resolved')[0]!.record, { applied: false });
     t.equal(actions(stale).length, 0, 'a resolution of another escalation changes nothing');
 
-    const res = h.step('admin.escalation.resolved', { escalationId: 'acme.c1.1', outcome: 'resume', by: 'ops@x' });
+    const res = h.step('admin.escalation.resolved', {
+      escalationId: 'acme.c1.1',
+      outcome: 'resume',
+      by: 'ops@x',
+    });
     t.equal(actions(res).length, 4, 'held actions released');
     t.match(of(res, 'store')[0], { bucket: 'parley-control', key: 'escalation.acme.c1', value: null });
     t.match(audits(res, 'escalation-resolved')[0]!.record, { applied: true, released: 4, by: 'ops@x' });
@@ -452,4 +456,27 @@ t.test('safety gate - send times are kept for the longest window any rule caps',
   );
   const third = h.step('x', {}, { now: T0 + 3 * day, proposals: [weekly] });
   t.equal(actions(third).length, 0, 'the weekly cap still sees the send of three days ago');
+});
+
+t.test('safety gate - the audit record carries the rules engine path (journey step, variant)', async (t) => {
+  const h = harness(policy());
+  const fx = h.step(
+    'x',
+    {},
+    {
+      proposals: [
+        {
+          ...echo,
+          decision: {
+            rulesVersion: 'v1',
+            variant: 'b',
+            journey: { id: 'welcome', version: 'j1', step: 'hello' },
+          },
+        },
+      ],
+    },
+  );
+  t.match(audits(fx, 'sent')[0]!.record.actions[0], {
+    path: { variant: 'b', journey: { id: 'welcome', step: 'hello' } },
+  });
 });
