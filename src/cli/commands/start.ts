@@ -19,6 +19,8 @@ export function registerStart(program: Command): void {
         const { config } = loadFromFlags(flags, flags.partitions ? { runtime: { partitions: flags.partitions } } : {});
         const parley = await start(config, { roles: roles as Role[] });
         await runUntilSignal(parley);
+        // Everything is drained and closed; idle keep-alive sockets or timers must not keep the process up.
+        parley.log.flush(() => process.exit(0));
       }),
   );
 }
