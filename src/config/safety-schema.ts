@@ -4,13 +4,11 @@
  * apply only where configured: a tenant default, or a rule override (`safety.rules.<ruleId>`).
  */
 import { z } from 'zod';
+import { DurationSchema } from '../rules/schema.js';
 import { LexiconOptionsSchema } from '../safety/lexicon.js';
 
 const hhmm = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'a local time like 21:00');
-export const WindowSchema = z
-  .string()
-  .regex(/^\d+(ms|s|m|h|d|w)$/, 'a duration like 30m, 24h, 1d or 1w')
-  .describe('Sliding window: 30m, 24h, 1d, 1w');
+export const WindowSchema = DurationSchema.describe('Sliding window: 30m, 24h, 1d, 1w');
 
 export const QuietHoursSchema = z
   .object({
@@ -55,7 +53,10 @@ export const BridgeSchema = z
       .describe('Classifier label answered with a bridge message instead of an escalation (low-risk only)'),
     channel: z.string().describe('Channel of the bridge message'),
     template: z.string().describe('Template of the bridge message; variables get label and detail'),
-    variables: z.record(z.string(), z.unknown()).default({}),
+    variables: z
+      .record(z.string(), z.unknown())
+      .default({})
+      .describe('Extra template variables of the bridge message'),
     maxPerConversation: z
       .number()
       .int()
