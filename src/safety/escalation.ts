@@ -76,7 +76,8 @@ export function triggerFor(v: ClassifierVerdict, minConfidence: number): Escalat
   const sure = v.confidence >= minConfidence;
   switch (v.label) {
     case 'none':
-      return undefined;
+      // "Nothing here", said without conviction (a model unsure of itself), is not a reason to carry on.
+      return sure ? undefined : { reason: 'low-confidence', priority: 'normal', verdict: v };
     case 'crisis':
       return { reason: 'crisis', priority: sure ? 'urgent' : 'high', verdict: v };
     case 'abuse':

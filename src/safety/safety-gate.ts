@@ -66,8 +66,12 @@ function react(r: Review, c: Classification): ActionEffect | undefined {
   const t = policy.config.minConfidence;
   const triggers: EscalationTrigger[] = [];
   let bridge: ActionEffect | undefined;
+  let optedOut = false;
   for (const v of c.verdicts) {
-    if (v.label === 'opt-out' && v.confidence >= t) optOut(r, v);
+    if (v.label === 'opt-out' && v.confidence >= t && !optedOut) {
+      optOut(r, v);
+      optedOut = true;
+    }
     const trigger = triggerFor(v, t);
     if (!trigger) continue;
     if (trigger.reason === 'revenue-objection') {

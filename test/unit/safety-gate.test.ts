@@ -480,3 +480,31 @@ t.test('safety gate - the audit record carries the rules engine path (journey st
     path: { variant: 'b', journey: { id: 'welcome', step: 'hello' } },
   });
 });
+
+t.test(
+  'safety gate - an unsure model escalates; lexicon and model agreeing on STOP enroll DND once',
+  async (t) => {
+    const p = policy({ model: { enabled: true, model: 'tiny' } });
+    const unsure = harness(p).step(
+      'message.received',
+      { text: 'hmm' },
+      {
+        enrichment: {
+          model: { status: 'ok', classifier: 'openai:tiny', label: 'none', confidence: 0.3, ms: 5 },
+        },
+      },
+    );
+    t.match(of(unsure, 'escalate')[0], { reason: 'low-confidence' });
+    const stop = harness(p).step(
+      'message.received',
+      { text: 'STOP' },
+      {
+        enrichment: {
+          model: { status: 'ok', classifier: 'openai:tiny', label: 'opt-out', confidence: 0.99, ms: 5 },
+        },
+      },
+    );
+    t.equal(of(stop, 'store').length, 1, 'one consent write');
+    t.equal(audits(stop, 'opt-out').length, 1, 'one opt-out record');
+  },
+);
