@@ -8,6 +8,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
 import type { ParleyConfig } from './config/schema.js';
 import { type AppTls, buildApp } from './http/build-app.js';
+import type { RuleRoutesOptions } from './http/routes/rules.js';
 import type { NatsHandles } from './nats/connection.js';
 import { ConnectionWatch } from './nats/connection-watch.js';
 import { NatsConversationReader } from './nats/conversation-reader.js';
@@ -34,6 +35,8 @@ export interface StartIngestOptions {
   stateBucket: string;
   /** The actor worker of this process, for /readyz. */
   actors: () => InProcessActors | undefined;
+  /** POST /v1/evaluate and /v1/trigger. */
+  rules?: RuleRoutesOptions;
 }
 
 function readTls(tls: ParleyConfig['http']['tls']): AppTls | undefined {
@@ -69,6 +72,7 @@ export async function startIngest(o: StartIngestOptions): Promise<IngestServer> 
     }),
     tls: readTls(config.http.tls),
     safety: await NatsSafetyStore.open(handles),
+    ...(o.rules ? { rules: o.rules } : {}),
   });
   const url = await app.listen({ host: config.http.host, port: config.http.port });
   return { url, app, close: () => app.close() };

@@ -29,6 +29,7 @@ import { KvTimerIndex } from './nats/timer-index.js';
 import { createLogger, type Logger } from './obs/logger.js';
 import { createRegistry, createRuntimeMetrics } from './obs/metrics.js';
 import { RuleStore } from './rules/rule-store.js';
+import { ruleRoutes, startScheduler } from './rules-role.js';
 import type { StoredState } from './runtime/actor-cell.js';
 import { ActorWorker } from './runtime/actor-worker.js';
 import type { LeaseRecord } from './runtime/partition-lease.js';
@@ -37,7 +38,7 @@ import { TimerWheel } from './runtime/timer-wheel.js';
 import { startSafety } from './safety-role.js';
 import { SimPlatform } from './sim/sim-platform.js';
 
-export const ROLES = ['actors', 'connectors', 'ingest'] as const;
+export const ROLES = ['actors', 'connectors', 'scheduler', 'ingest'] as const;
 export type Role = (typeof ROLES)[number];
 
 export const STATE_BUCKET = 'parley-state';
@@ -117,18 +118,22 @@ export async function start(config: ParleyConfig, options: StartOptions = {}): P
     const safety = await startSafety(config, handles, log, registry);
     cleanups.push(async () => safety.stop());
 
-    let actors: ActorWorker<ConversationState> | undefined;
+    // Hot-reloaded: pushed versions (parley rules push) replace the directory's without a restart.
     let ruleStore: RuleStore | undefined;
-    if (roles.has('actors')) {
-      // Hot-reloaded: pushed versions (parley rules push) replace the directory's without a restart.
-      const rules = await RuleStore.open({
+    if (roles.has('actors') || roles.has('ingest') || roles.has('scheduler')) {
+      const store = await RuleStore.open({
         dir: config.rules,
         repo: new KvRuleRepository(await handles.kvm.open(RULES_BUCKET)),
         log,
       });
-      await rules.watch();
-      cleanups.push(async () => rules.stop());
-      ruleStore = rules;
+      await store.watch();
+      cleanups.push(async () => store.stop());
+      ruleStore = store;
+    }
+
+    let actors: ActorWorker<ConversationState> | undefined;
+    if (roles.has('actors') && ruleStore) {
+      const rules = ruleStore;
       const timers = new TimerWheel({
         index: await KvTimerIndex.open(handles),
         publisher: new JetStreamPublisher(handles.js),
@@ -202,9 +207,20 @@ export async function start(config: ParleyConfig, options: StartOptions = {}): P
       log.info({ channels: running.channels }, 'connectors running');
     }
 
+    if (roles.has('scheduler') && ruleStore) {
+      const scheduler = await startScheduler({
+        rules: ruleStore,
+        handles,
+        stateBucket: STATE_BUCKET,
+        tenants: Object.fromEntries(Object.entries(config.tenants).map(([id, t]) => [id, t.timeZone])),
+        log,
+      });
+      cleanups.push(() => scheduler.stop());
+    }
+
     // Last to start, first to stop: no new events are accepted while the other roles drain.
     let ingest: IngestServer | undefined;
-    if (roles.has('ingest')) {
+    if (roles.has('ingest') && ruleStore) {
       const api = await startIngest({
         config,
         handles,
@@ -212,6 +228,13 @@ export async function start(config: ParleyConfig, options: StartOptions = {}): P
         registry,
         stateBucket: STATE_BUCKET,
         actors: () => actors,
+        rules: await ruleRoutes({
+          rules: ruleStore,
+          handles,
+          stateBucket: STATE_BUCKET,
+          gate: safety.gate,
+          tenants: Object.keys(config.tenants),
+        }),
       });
       ingest = api;
       cleanups.push(() => api.close());
