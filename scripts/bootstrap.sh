@@ -16,8 +16,11 @@ if ! command -v nats-server >/dev/null 2>&1; then
   fi
 fi
 
-if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  npm ci --no-audit --no-fund >&2
+# `npm install` (not `npm ci`): npm 11 leaves other platforms' optional packages (biome, msgpackr-extract
+# binaries) out of package-lock.json and `npm ci` then refuses the lock as out of sync (npm/cli#8320).
+# With a lock present, `npm install` installs the locked versions all the same.
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ] || [ package.json -nt node_modules/.package-lock.json ]; then
+  npm install --no-audit --no-fund >&2
 fi
 
 if [ ! -f dist/parley.mjs ] || [ -n "$(find src actors -newer dist/parley.mjs -name '*.ts' -print -quit)" ]; then
