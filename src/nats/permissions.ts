@@ -130,6 +130,9 @@ export const ROLE_PERMISSIONS: Record<NatsRole, Permissions> = {
       ...consume('ESCALATIONS'),
       '$KV.parley-control.>',
       'audit.operator.>',
+      // POST /v1/evaluate and /v1/trigger decide with the current (hot-reloaded) rule set.
+      ...kvRead('parley-rules'),
+      ...kvWatch('parley-rules'),
     ]),
     subscribe: [`${inboxPrefixFor('ingest')}.>`],
   },
@@ -150,6 +153,9 @@ export const ROLE_PERMISSIONS: Record<NatsRole, Permissions> = {
       '$KV.parley-control.escalation.>', // escalation holds, written by the escalated conversation's actor
       ...kvRead('parley-rules'),
       ...kvWatch('parley-rules'),
+      // The scheduler role runs as this user: it lists a tenant's conversations and records its runs.
+      ...kvWatch('parley-state'),
+      '$KV.parley-deployment.schedule-runs.>',
     ]),
     subscribe: [`${inboxPrefixFor('actors')}.>`],
   },

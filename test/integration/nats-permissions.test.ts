@@ -280,7 +280,10 @@ t.test(
         tenants: auth.tenants,
         admin: auth.admin,
       });
-    const run = async (user: string, roles: Array<'actors' | 'ingest' | 'connectors'>): Promise<Parley> => {
+    const run = async (
+      user: string,
+      roles: Array<'actors' | 'ingest' | 'connectors' | 'scheduler'>,
+    ): Promise<Parley> => {
       // provision: each role only verifies the definitions (stream info), the admin applied them.
       const { log, lines } = captureLogger();
       const p = await start(configFor(user), { roles, logger: log, drainMs: 3000 });
@@ -291,7 +294,7 @@ t.test(
       return p;
     };
     const violations = new Map<string, () => unknown[]>();
-    const actors = await run('actors', ['actors']);
+    const actors = await run('actors', ['actors', 'scheduler']);
     const ingest = await run('ingest', ['ingest']);
     await run('connectors', ['connectors']);
     t.ok(actors.actors, 'actors role started as user actors');
