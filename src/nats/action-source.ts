@@ -4,12 +4,12 @@
  * runner dead-letters after its own limits, with the last error, instead of the server dropping silently).
  * Shared by every connector process of the channel.
  */
-import { AckPolicy, type ConsumerMessages, DeliverPolicy, type JsMsg } from '@nats-io/jetstream';
+import { AckPolicy, type ConsumerMessages, DeliverPolicy } from '@nats-io/jetstream';
 import { nanos } from '@nats-io/transport-node';
 import type { ActionConsumer, ActionConsumerSource } from '../connectors/connector-runner.js';
-import type { InboundMessage } from '../runtime/ports.js';
 import type { NatsHandles } from './connection.js';
 import { isConsumerNotFound } from './errors.js';
+import { JsInbound } from './js-inbound.js';
 
 export const ACTIONS_STREAM = 'ACTIONS';
 
@@ -21,49 +21,6 @@ export interface ActionSourceOptions {
   ackWaitMs: number;
   maxAckPending: number;
   pullBatch: number;
-}
-
-class JsActionMessage implements InboundMessage {
-  readonly #m: JsMsg;
-  readonly seq: number;
-
-  constructor(m: JsMsg) {
-    this.#m = m;
-    this.seq = m.seq;
-  }
-
-  get subject(): string {
-    return this.#m.subject;
-  }
-
-  get data(): Uint8Array {
-    return this.#m.data;
-  }
-
-  get timestampMs(): number {
-    return Math.floor(this.#m.info.timestampNanos / 1_000_000);
-  }
-
-  get deliveryCount(): number {
-    return this.#m.info.deliveryCount;
-  }
-
-  header(name: string): string | undefined {
-    const h = this.#m.headers;
-    return h?.has(name) ? h.get(name) : undefined;
-  }
-
-  ack(): void {
-    this.#m.ack();
-  }
-
-  nak(delayMs?: number): void {
-    this.#m.nak(delayMs);
-  }
-
-  working(): void {
-    this.#m.working();
-  }
 }
 
 export class NatsActionSource implements ActionConsumerSource {
@@ -115,7 +72,7 @@ export class NatsActionSource implements ActionConsumerSource {
     });
     return {
       async *messages() {
-        for await (const m of messages) yield new JsActionMessage(m);
+        for await (const m of messages) yield new JsInbound(m);
       },
       async stop() {
         await messages.close().catch(() => undefined);

@@ -5,17 +5,12 @@
  * interleaved with newer messages. Already-applied messages in that tail are skipped by the actors'
  * per-conversation sequence check. Verified on nats-server 2.9.10.
  */
-import {
-  AckPolicy,
-  type ConsumerInfo,
-  type ConsumerMessages,
-  DeliverPolicy,
-  type JsMsg,
-} from '@nats-io/jetstream';
+import { AckPolicy, type ConsumerInfo, type ConsumerMessages, DeliverPolicy } from '@nats-io/jetstream';
 import { nanos } from '@nats-io/transport-node';
-import type { InboundMessage, PartitionConsumer, PartitionSource } from '../runtime/ports.js';
+import type { PartitionConsumer, PartitionSource } from '../runtime/ports.js';
 import type { NatsHandles } from './connection.js';
 import { isConsumerNotFound } from './errors.js';
+import { JsInbound } from './js-inbound.js';
 
 export const EVENTS_STREAM = 'EVENTS';
 
@@ -28,50 +23,6 @@ export interface PartitionSourceOptions {
   pullBatch: number;
   /** Bound on unacked messages per partition on the server side. */
   maxAckPending: number;
-}
-
-class JsInbound implements InboundMessage {
-  readonly #m: JsMsg;
-  readonly seq: number;
-
-  constructor(m: JsMsg) {
-    this.#m = m;
-    this.seq = m.seq;
-  }
-
-  get subject(): string {
-    return this.#m.subject;
-  }
-
-  get data(): Uint8Array {
-    return this.#m.data;
-  }
-
-  get timestampMs(): number {
-    return Math.floor(this.#m.info.timestampNanos / 1_000_000);
-  }
-
-  get deliveryCount(): number {
-    return this.#m.info.deliveryCount;
-  }
-
-  header(name: string): string | undefined {
-    const h = this.#m.headers;
-    if (!h?.has(name)) return undefined;
-    return h.get(name);
-  }
-
-  ack(): void {
-    this.#m.ack();
-  }
-
-  nak(delayMs?: number): void {
-    this.#m.nak(delayMs);
-  }
-
-  working(): void {
-    this.#m.working();
-  }
 }
 
 /** Where delivery must resume: the first stream sequence not known to be acked. */

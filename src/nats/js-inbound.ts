@@ -1,0 +1,49 @@
+/**
+ * The runtime's InboundMessage over a JetStream message: the one adapter every consumer (partition actors,
+ * connectors) hands out, so nothing outside src/nats sees a JsMsg.
+ */
+import type { JsMsg } from '@nats-io/jetstream';
+import type { InboundMessage } from '../runtime/ports.js';
+
+export class JsInbound implements InboundMessage {
+  readonly #m: JsMsg;
+  readonly seq: number;
+
+  constructor(m: JsMsg) {
+    this.#m = m;
+    this.seq = m.seq;
+  }
+
+  get subject(): string {
+    return this.#m.subject;
+  }
+
+  get data(): Uint8Array {
+    return this.#m.data;
+  }
+
+  get timestampMs(): number {
+    return Math.floor(this.#m.info.timestampNanos / 1_000_000);
+  }
+
+  get deliveryCount(): number {
+    return this.#m.info.deliveryCount;
+  }
+
+  header(name: string): string | undefined {
+    const h = this.#m.headers;
+    return h?.has(name) ? h.get(name) : undefined;
+  }
+
+  ack(): void {
+    this.#m.ack();
+  }
+
+  nak(delayMs?: number): void {
+    this.#m.nak(delayMs);
+  }
+
+  working(): void {
+    this.#m.working();
+  }
+}
