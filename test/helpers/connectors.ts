@@ -3,7 +3,6 @@
  * them), a simulated platform on 127.0.0.1:0, child `parley start --roles connectors` processes (for kill -9
  * tests) configured through a temporary config file, and DLQ reads.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { headers } from '@nats-io/transport-node';
@@ -12,7 +11,7 @@ import type { NatsHandles } from '../../src/nats/connection.js';
 import { NatsDeadLetterStore } from '../../src/nats/dlq-store.js';
 import type { ActionMessage } from '../../src/runtime/outbound.js';
 import { SimPlatform, type SimPlatformOptions } from '../../src/sim/sim-platform.js';
-import { ROOT, tempDir } from './parley.js';
+import { type ChildParley, spawnCli, tempDir } from './parley.js';
 
 type Teardown = { teardown(fn: () => unknown): void };
 
@@ -86,12 +85,7 @@ export async function outcomeEvents(
   return out;
 }
 
-export interface ChildConnectors {
-  proc: ChildProcess;
-  lines: string[];
-  exited: Promise<number | null>;
-  waitForLine(pattern: RegExp, timeoutMs?: number): Promise<string>;
-}
+export type ChildConnectors = ChildParley;
 
 /**
  * Runs `parley start --roles connectors` from source in a child process with `config` (a partial parley.yaml
@@ -109,53 +103,5 @@ export function spawnConnectors(
     file,
     JSON.stringify({ dataDir: dir, nats: { url: natsUrl }, log: { level: 'info' }, ...config }, null, 2),
   );
-  const proc = spawn(
-    process.execPath,
-    ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), 'start', '--roles', 'connectors'],
-    {
-      cwd: ROOT,
-      env: { ...process.env, PARLEY_CONFIG: file, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
-  const lines: string[] = [];
-  const listeners = new Set<() => void>();
-  const onData = (buf: Buffer) => {
-    for (const line of buf.toString().split('\n')) if (line) lines.push(line);
-    for (const l of listeners) l();
-  };
-  proc.stdout!.on('data', onData);
-  proc.stderr!.on('data', onData);
-  const exited = new Promise<number | null>((res) => proc.on('exit', (code) => res(code)));
-  t.teardown(() => {
-    if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
-    return exited;
-  });
-  return {
-    proc,
-    lines,
-    exited,
-    waitForLine(pattern, timeoutMs = 30_000) {
-      return new Promise((res, rej) => {
-        const check = () => {
-          const hit = lines.find((l) => pattern.test(l));
-          if (hit) {
-            listeners.delete(check);
-            clearTimeout(timer);
-            res(hit);
-          }
-        };
-        const timer = setTimeout(() => {
-          listeners.delete(check);
-          rej(
-            new Error(
-              `no line matching ${pattern} within ${timeoutMs} ms; last lines:\n${lines.slice(-15).join('\n')}`,
-            ),
-          );
-        }, timeoutMs);
-        listeners.add(check);
-        check();
-      });
-    },
-  };
+  return spawnCli(t, ['start', '--roles', 'connectors'], { PARLEY_CONFIG: file, ...env });
 }

@@ -169,25 +169,11 @@ export interface ChildParley {
   exited: Promise<number | null>;
 }
 
-/** Runs `parley start` from source in a child process (for kill -9 and signal tests). */
-export function spawnParley(
-  t: Teardown,
-  config: { natsUrl: string; dataDir: string; partitions: number; env?: Record<string, string> },
-): ChildParley {
-  const proc = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), 'start'], {
+/** Runs the parley CLI from source (tsx) in a child process, keeping its output lines for assertions. */
+export function spawnCli(t: Teardown, args: string[], env: Record<string, string | undefined>): ChildParley {
+  const proc = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), ...args], {
     cwd: ROOT,
-    env: {
-      ...process.env,
-      PARLEY_CONFIG: TEST_CONFIG_FILE,
-      PARLEY_NATS__URL: config.natsUrl,
-      PARLEY_DATA_DIR: config.dataDir,
-      PARLEY_PARTITIONS: String(config.partitions),
-      PARLEY_RULES: FIXTURE_RULES,
-      PARLEY_RUNTIME__LEASE_TTL_MS: '3000',
-      PARLEY_LOG__LEVEL: 'info',
-      PARLEY_HTTP__PORT: '0',
-      ...config.env,
-    },
+    env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const lines: string[] = [];
@@ -230,4 +216,22 @@ export function spawnParley(
       });
     },
   };
+}
+
+/** Runs `parley start` from source in a child process (for kill -9 and signal tests). */
+export function spawnParley(
+  t: Teardown,
+  config: { natsUrl: string; dataDir: string; partitions: number; env?: Record<string, string> },
+): ChildParley {
+  return spawnCli(t, ['start'], {
+    PARLEY_CONFIG: TEST_CONFIG_FILE,
+    PARLEY_NATS__URL: config.natsUrl,
+    PARLEY_DATA_DIR: config.dataDir,
+    PARLEY_PARTITIONS: String(config.partitions),
+    PARLEY_RULES: FIXTURE_RULES,
+    PARLEY_RUNTIME__LEASE_TTL_MS: '3000',
+    PARLEY_LOG__LEVEL: 'info',
+    PARLEY_HTTP__PORT: '0',
+    ...config.env,
+  });
 }
