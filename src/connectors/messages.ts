@@ -12,13 +12,11 @@ import { type EventEnvelope, SCHEMA_VERSION } from '../envelope/envelope.js';
 import {
   CONTENT_TYPE_MSGPACK,
   HDR_CONTENT_TYPE,
-  HDR_CONVERSATION,
   HDR_ERROR,
   HDR_MSG_ID,
-  HDR_SCHEMA,
   HDR_TENANT,
-  HDR_TRACE_ID,
   HDR_TYPE,
+  messageHeaders,
 } from '../envelope/headers.js';
 import type { ActionMessage } from '../runtime/outbound.js';
 import type { OutboundMessage } from '../runtime/ports.js';
@@ -43,17 +41,7 @@ function suffix(redrive: number | undefined): string {
 }
 
 function baseHeaders(id: string, type: string, action: ActionMessage): Record<string, string> {
-  const h: Record<string, string> = {
-    [HDR_MSG_ID]: id,
-    [HDR_CONTENT_TYPE]: CONTENT_TYPE_MSGPACK,
-    [HDR_TYPE]: type,
-    [HDR_TENANT]: action.tenant,
-    [HDR_CONVERSATION]: action.conversation,
-    [HDR_SCHEMA]: String(SCHEMA_VERSION),
-    [HDR_ACTION_ID]: action.id,
-  };
-  if (action.traceId) h[HDR_TRACE_ID] = action.traceId;
-  return h;
+  return messageHeaders(id, type, action, { [HDR_ACTION_ID]: action.id });
 }
 
 function clean(text: string): string {

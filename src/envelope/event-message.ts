@@ -5,17 +5,8 @@
  */
 import { ValidationError } from '../errors/app-error.js';
 import { decodeBody, encode } from './codec.js';
-import { type EventEnvelope, EventEnvelopeSchema, SCHEMA_VERSION } from './envelope.js';
-import {
-  CONTENT_TYPE_MSGPACK,
-  HDR_CONTENT_TYPE,
-  HDR_CONVERSATION,
-  HDR_MSG_ID,
-  HDR_SCHEMA,
-  HDR_TENANT,
-  HDR_TRACE_ID,
-  HDR_TYPE,
-} from './headers.js';
+import { type EventEnvelope, EventEnvelopeSchema } from './envelope.js';
+import { HDR_CONTENT_TYPE, HDR_MSG_ID, HDR_TRACE_ID, messageHeaders } from './headers.js';
 
 export interface EventSubject {
   partition: number;
@@ -80,16 +71,7 @@ export function ingestSubject(event: Pick<EventEnvelope, 'tenant' | 'conversatio
 }
 
 export function eventHeaders(event: EventEnvelope): Record<string, string> {
-  const h: Record<string, string> = {
-    [HDR_MSG_ID]: event.id,
-    [HDR_CONTENT_TYPE]: CONTENT_TYPE_MSGPACK,
-    [HDR_TYPE]: event.type,
-    [HDR_TENANT]: event.tenant,
-    [HDR_CONVERSATION]: event.conversation,
-    [HDR_SCHEMA]: String(SCHEMA_VERSION),
-  };
-  if (event.traceId) h[HDR_TRACE_ID] = event.traceId;
-  return h;
+  return messageHeaders(event.id, event.type, event);
 }
 
 export function encodeEvent(event: EventEnvelope): Uint8Array {

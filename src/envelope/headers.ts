@@ -2,6 +2,8 @@
  * Header names an operator reads in `nats stream view` without decoding a body. Every message Parley
  * writes carries them; readers never need them for correctness (the body is authoritative).
  */
+import { SCHEMA_VERSION } from './envelope.js';
+
 export const HDR_MSG_ID = 'Nats-Msg-Id';
 export const HDR_CONTENT_TYPE = 'Content-Type';
 export const HDR_TYPE = 'Parley-Type';
@@ -14,3 +16,30 @@ export const HDR_ERROR = 'Parley-Error';
 
 export const CONTENT_TYPE_MSGPACK = 'application/msgpack';
 export const CONTENT_TYPE_JSON = 'application/json';
+
+/** Who a message is about: what every message Parley writes says in its headers. */
+export interface HeaderSubject {
+  tenant: string;
+  conversation: string;
+  traceId?: string | undefined;
+}
+
+/** The standard headers of a msgpack message Parley writes, plus `extra` (e.g. source sequence, action ID). */
+export function messageHeaders(
+  id: string,
+  type: string,
+  about: HeaderSubject,
+  extra: Record<string, string> = {},
+): Record<string, string> {
+  const h: Record<string, string> = {
+    [HDR_MSG_ID]: id,
+    [HDR_CONTENT_TYPE]: CONTENT_TYPE_MSGPACK,
+    [HDR_TYPE]: type,
+    [HDR_TENANT]: about.tenant,
+    [HDR_CONVERSATION]: about.conversation,
+    [HDR_SCHEMA]: String(SCHEMA_VERSION),
+    ...extra,
+  };
+  if (about.traceId) h[HDR_TRACE_ID] = about.traceId;
+  return h;
+}

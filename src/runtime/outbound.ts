@@ -19,6 +19,7 @@ import {
   HDR_TENANT,
   HDR_TRACE_ID,
   HDR_TYPE,
+  messageHeaders,
 } from '../envelope/headers.js';
 import type { InboundMessage, OutboundMessage } from './ports.js';
 
@@ -36,17 +37,7 @@ function headersFor(
   event: Pick<EventEnvelope, 'tenant' | 'conversation' | 'traceId'>,
   seq: number,
 ): Record<string, string> {
-  const h: Record<string, string> = {
-    [HDR_MSG_ID]: id,
-    [HDR_CONTENT_TYPE]: CONTENT_TYPE_MSGPACK,
-    [HDR_TYPE]: type,
-    [HDR_TENANT]: event.tenant,
-    [HDR_CONVERSATION]: event.conversation,
-    [HDR_SCHEMA]: String(SCHEMA_VERSION),
-    [HDR_SOURCE_SEQ]: String(seq),
-  };
-  if (event.traceId) h[HDR_TRACE_ID] = event.traceId;
-  return h;
+  return messageHeaders(id, type, event, { [HDR_SOURCE_SEQ]: String(seq) });
 }
 
 /** The body of an action on ACTIONS: everything a connector needs, nothing it must look up. */
