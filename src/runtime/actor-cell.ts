@@ -187,7 +187,7 @@ export class ActorCell<S, C extends TransitionContext = TransitionContext> {
       }
       let event: ReturnType<typeof parseEventMessage>;
       try {
-        event = parseEventMessage(msg);
+        event = enriched?.get(msg.seq)?.event ?? parseEventMessage(msg);
       } catch (err) {
         out.push(deadLetter(msg, 'undecodable', errorMessage(err), 1));
         h.log.warn(
@@ -204,7 +204,7 @@ export class ActorCell<S, C extends TransitionContext = TransitionContext> {
         result = h.kind.transition(
           stored.state,
           event,
-          h.context(msg.seq, msg.timestampMs, enriched?.get(msg.seq)),
+          h.context(msg.seq, msg.timestampMs, enriched?.get(msg.seq)?.enrichment),
         );
       } catch (err) {
         const attempts = (this.#attempts.get(msg.seq) ?? 0) + 1;
@@ -267,9 +267,9 @@ export class ActorCell<S, C extends TransitionContext = TransitionContext> {
   async #enrich(
     enrich: NonNullable<ActorHost<S, C>['enrich']>,
     batch: InboundMessage[],
-  ): Promise<Map<number, Record<string, unknown>>> {
+  ): Promise<Map<number, { event: EventEnvelope; enrichment?: Record<string, unknown> }>> {
     const applied = this.#stored?.seq ?? 0;
-    const out = new Map<number, Record<string, unknown>>();
+    const out = new Map<number, { event: EventEnvelope; enrichment?: Record<string, unknown> }>();
     await Promise.all(
       batch.map(async (msg) => {
         if (msg.seq <= applied) return;
@@ -280,7 +280,8 @@ export class ActorCell<S, C extends TransitionContext = TransitionContext> {
           return;
         }
         const result = await enrich(event).catch((err: unknown) => ({ error: errorMessage(err) }));
-        if (result) out.set(msg.seq, result);
+        // The parsed event is kept so the fold does not decode it a second time.
+        out.set(msg.seq, result ? { event, enrichment: result } : { event });
       }),
     );
     return out;
