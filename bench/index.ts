@@ -1,6 +1,8 @@
 /** The bench scenarios `parley bench <scenario>` knows, one per file in scenarios/. */
 
+import { ConfigError } from '../src/errors/app-error.js';
 import type { BenchReport } from './harness.js';
+import { type E2eOptions, e2eDefaults, runE2e } from './scenarios/e2e.js';
 import { memoryDefaults, runMemory } from './scenarios/memory.js';
 import { runSafety, safetyDefaults } from './scenarios/safety.js';
 import { runSpine, spineDefaults } from './scenarios/spine.js';
@@ -12,7 +14,30 @@ export interface Scenario {
 
 const num = (v: string | undefined, d: number) => (v === undefined ? d : Number(v));
 
+/** Every option of `defaults` settable as --set key=value, parsed as the default's type. */
+function withDefaults<T extends object>(defaults: T, o: Record<string, string>): T {
+  const known: Record<string, unknown> = { ...(defaults as Record<string, unknown>) };
+  const issues = Object.entries(o).flatMap(([k, v]) => {
+    const d = known[k];
+    if (d === undefined)
+      return [{ path: k, message: `unknown option; known: ${Object.keys(known).join(', ')}` }];
+    if (typeof d === 'number' && !Number.isFinite(Number(v)))
+      return [{ path: k, message: `"${v}" is not a number` }];
+    known[k] = typeof d === 'number' ? Number(v) : typeof d === 'boolean' ? v !== 'false' : v;
+    return [];
+  });
+  if (issues.length) throw new ConfigError('bad --set', issues);
+  return known as T;
+}
+
 export const scenarios: Record<string, Scenario> = {
+  e2e: {
+    description:
+      'the SPEC targets end to end: HTTP ingest -> actors -> webhook to the sim platform, one Parley process; ' +
+      'max-rate events/s, ack -> send latency at a paced rate, the raw JetStream ceiling for the same writes, ' +
+      'duplicates, unsafe sends, lost events, CPU and peak RSS',
+    run: (o) => runE2e(withDefaults<E2eOptions>(e2eDefaults, o)),
+  },
   spine: {
     description:
       'events published -> state committed through the actor runtime, vs the raw JetStream ceiling',
