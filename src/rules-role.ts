@@ -24,7 +24,7 @@ async function loadState(
   conversation: string,
 ): Promise<ConversationState | undefined> {
   const entry = await kv.get(`${tenant}.${conversation}`);
-  if (!entry || entry.operation !== 'PUT' || entry.length === 0) return undefined;
+  if (entry?.operation !== 'PUT' || entry.length === 0) return undefined;
   return (decodeMsgpack(entry.value) as StoredState<ConversationState>).state;
 }
 

@@ -28,13 +28,13 @@ export class KvRuleRepository implements RuleRepository {
 
   async current(): Promise<{ pointer: CurrentPointer; revision: number } | undefined> {
     const e = await this.#kv.get(CURRENT);
-    if (!e || e.operation !== 'PUT' || e.length === 0) return undefined;
+    if (e?.operation !== 'PUT' || e.length === 0) return undefined;
     return { pointer: parse<CurrentPointer>(e.value), revision: e.revision };
   }
 
   async get(version: string): Promise<StoredRuleSet | undefined> {
     const e = await this.#kv.get(`${SETS}${version}`);
-    if (!e || e.operation !== 'PUT' || e.length === 0) return undefined;
+    if (e?.operation !== 'PUT' || e.length === 0) return undefined;
     return parse<StoredRuleSet>(e.value);
   }
 
