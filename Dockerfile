@@ -20,5 +20,5 @@ COPY rules ./rules
 COPY nats.conf ./
 ENV NODE_ENV=production
 EXPOSE 8080 4222
-ENTRYPOINT ["/usr/bin/tini", "--", "node", "bin/parley.js"]
+ENTRYPOINT ["/usr/bin/tini", "--", "node", "--max-semi-space-size=64", "bin/parley.js"]
 CMD ["start"]

@@ -16,6 +16,7 @@ import {
   type TlsOptions,
 } from '@nats-io/transport-node';
 import type { ParleyConfig } from '../config/schema.js';
+import './request-patch.js';
 import type { Logger } from '../obs/logger.js';
 import { loadEmbeddedCredentials } from './embedded-credentials.js';
 import { inboxPrefixFor } from './permissions.js';
