@@ -19,7 +19,11 @@ t.test('request-patch - outcomes unchanged; no error object built for a successf
   const nats = await startTestNats(t, { partitions: 1 });
   const { nc } = await connectNats({ url: nats.url, reconnect: false });
   t.teardown(() => nc.close());
-  nc.subscribe('echo', { callback: (_e, m) => m.respond(m.data) });
+  nc.subscribe('echo', {
+    callback: (_e, m) => {
+      m.respond(m.data);
+    },
+  });
   nc.subscribe('silent', { callback: () => {} });
   await nc.flush();
 
