@@ -5,7 +5,8 @@ FROM node:20-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 COPY scripts ./scripts
-RUN npm ci --no-audit --no-fund --ignore-scripts
+# npm install from the lock file (npm ci rejects locks missing other platforms' optional packages: npm/cli#8320)
+RUN npm install --no-audit --no-fund --ignore-scripts
 COPY . .
 RUN node scripts/build.mjs && npm prune --omit=dev --ignore-scripts
 
