@@ -9,10 +9,11 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { Agent, request } from 'node:http';
+import { Agent } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { post } from './e2e/load.js';
 import { benchServer } from './harness.js';
 
 const ROOT = join(import.meta.dirname, '..');
@@ -63,33 +64,6 @@ async function startIngest(natsUrl: string, dataDir: string): Promise<{ url: str
   return { url, proc };
 }
 
-function post(url: string, agent: Agent, body: string): Promise<{ status: number; text: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      url,
-      {
-        method: 'POST',
-        agent,
-        headers: {
-          authorization: `Bearer ${TOKEN}`,
-          'content-type': 'application/json',
-          'content-length': Buffer.byteLength(body),
-        },
-      },
-      (res) => {
-        let text = '';
-        res.setEncoding('utf8');
-        res.on('data', (c: string) => {
-          text += c;
-        });
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
-      },
-    );
-    req.on('error', reject);
-    req.end(body);
-  });
-}
-
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
 }
@@ -115,7 +89,7 @@ async function run(url: string, s: Scenario, round: number) {
       }));
       const body = JSON.stringify(s.batch === 1 ? events[0] : { events });
       const t0 = performance.now();
-      const { status, text } = await post(`${url}/v1/events`, agent, body);
+      const { status, text } = await post(`${url}/v1/events`, agent, TOKEN, body);
       latencies.push(performance.now() - t0);
       if (status === 202) accepted += (JSON.parse(text) as { results: unknown[] }).results.length;
       else failed++;

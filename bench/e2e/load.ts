@@ -12,12 +12,13 @@ import { Agent, request } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { type IngestEvent, ingestEvent, isOptedOut, type Ledger } from './workload.js';
 
-interface Answer {
+export interface Answer {
   status: number;
   text: string;
 }
 
-function post(url: string, agent: Agent, token: string, body: string): Promise<Answer> {
+/** POSTs a JSON body with a bearer token over a keep-alive agent; resolves with status and body text. */
+export function post(url: string, agent: Agent, token: string, body: string): Promise<Answer> {
   return new Promise((resolve, reject) => {
     const req = request(
       url,
