@@ -127,9 +127,8 @@ export interface MaxRateOptions {
   delivered: () => number;
 }
 
-export async function maxRate(client: IngestClient, ledger: Ledger, o: MaxRateOptions): Promise<PhaseLoad> {
-  const w = ledger.w;
-  const load: PhaseLoad = {
+function newLoad(): PhaseLoad {
+  return {
     startedAt: Date.now(),
     lastAckAt: 0,
     posted: 0,
@@ -138,6 +137,33 @@ export async function maxRate(client: IngestClient, ledger: Ledger, o: MaxRateOp
     maxBacklog: 0,
     timedOut: false,
   };
+}
+
+/** Posts events [first, last) as one request and books the outcome on `load`. */
+async function sendBatch(
+  client: IngestClient,
+  w: Ledger['w'],
+  load: PhaseLoad,
+  first: number,
+  last: number,
+): Promise<void> {
+  const occurredAt = new Date().toISOString();
+  const indexes: number[] = [];
+  const events: IngestEvent[] = [];
+  for (let i = first; i < last; i++) {
+    indexes.push(i);
+    events.push(ingestEvent(w, i, occurredAt));
+  }
+  load.posted += events.length;
+  const acked = await client.send(events, indexes);
+  load.acked += acked;
+  if (acked > 0) for (const i of indexes) if (!isOptedOut(w, i)) load.expected++;
+  load.lastAckAt = Date.now();
+}
+
+export async function maxRate(client: IngestClient, ledger: Ledger, o: MaxRateOptions): Promise<PhaseLoad> {
+  const w = ledger.w;
+  const load = newLoad();
   const deadline = load.startedAt + o.deadlineMs;
   let next = o.from;
   const worker = async () => {
@@ -155,18 +181,7 @@ export async function maxRate(client: IngestClient, ledger: Ledger, o: MaxRateOp
       const first = next;
       const last = Math.min(o.to, first + o.batch);
       next = last;
-      const occurredAt = new Date().toISOString();
-      const indexes: number[] = [];
-      const events: IngestEvent[] = [];
-      for (let i = first; i < last; i++) {
-        indexes.push(i);
-        events.push(ingestEvent(w, i, occurredAt));
-      }
-      load.posted += events.length;
-      const acked = await client.send(events, indexes);
-      load.acked += acked;
-      if (acked > 0) for (const i of indexes) if (!isOptedOut(w, i)) load.expected++;
-      load.lastAckAt = Date.now();
+      await sendBatch(client, w, load, first, last);
     }
   };
   await Promise.all(Array.from({ length: o.clients }, worker));
@@ -185,15 +200,7 @@ export interface PacedOptions {
 export async function paced(client: IngestClient, ledger: Ledger, o: PacedOptions): Promise<PhaseLoad> {
   const w = ledger.w;
   const intervalMs = (o.batch / o.rate) * 1000;
-  const load: PhaseLoad = {
-    startedAt: Date.now(),
-    lastAckAt: 0,
-    posted: 0,
-    acked: 0,
-    expected: 0,
-    maxBacklog: 0,
-    timedOut: false,
-  };
+  const load = newLoad();
   const t0 = performance.now();
   const inFlight = new Set<Promise<void>>();
   for (let k = 0, first = o.from; first < o.to; k++, first += o.batch) {
@@ -204,19 +211,7 @@ export async function paced(client: IngestClient, ledger: Ledger, o: PacedOption
       break;
     }
     const last = Math.min(o.to, first + o.batch);
-    const occurredAt = new Date().toISOString();
-    const indexes: number[] = [];
-    const events: IngestEvent[] = [];
-    for (let i = first; i < last; i++) {
-      indexes.push(i);
-      events.push(ingestEvent(w, i, occurredAt));
-    }
-    load.posted += events.length;
-    const p = client.send(events, indexes).then((acked) => {
-      load.acked += acked;
-      if (acked > 0) for (const i of indexes) if (!isOptedOut(w, i)) load.expected++;
-      load.lastAckAt = Date.now();
-    });
+    const p = sendBatch(client, w, load, first, last);
     inFlight.add(p);
     void p.finally(() => inFlight.delete(p));
   }
