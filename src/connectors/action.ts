@@ -1,6 +1,6 @@
 /**
  * The action a connector receives: the `ActionMessage` conversation actors publish on
- * `act.<channel>.<tenant>.<conversation>` (src/runtime/outbound.ts), validated at the boundary where bytes
+ * `act.<partition>.<channel>.<tenant>.<conversation>` (src/runtime/outbound.ts), validated at the boundary where bytes
  * become an action. The action ID `<tenant>.<conversation>.<source seq>.<index>` is the idempotency key of
  * everything downstream: execution record, provider idempotency key, webhook-id, outcome event IDs.
  */
@@ -45,13 +45,13 @@ export function parseAction(data: Uint8Array, contentType?: string): ActionMessa
   return result.data as ActionMessage;
 }
 
-/** `act.<channel>.<tenant>.<conversation>` -> its parts; undefined if the subject is not one. */
+/** `act.<partition>.<channel>.<tenant>.<conversation>` -> its parts; undefined if the subject is not one. */
 export function parseActionSubject(
   subject: string,
-): { channel: string; tenant: string; conversation: string } | undefined {
+): { partition: number; channel: string; tenant: string; conversation: string } | undefined {
   const parts = subject.split('.');
-  if (parts.length !== 4 || parts[0] !== 'act') return undefined;
-  return { channel: parts[1]!, tenant: parts[2]!, conversation: parts[3]! };
+  if (parts.length !== 5 || parts[0] !== 'act' || !/^\d+$/.test(parts[1]!)) return undefined;
+  return { partition: Number(parts[1]), channel: parts[2]!, tenant: parts[3]!, conversation: parts[4]! };
 }
 
 /** The ms timestamp before which the action must not be sent (decidedAt + delayMs). */

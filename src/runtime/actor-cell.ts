@@ -228,7 +228,7 @@ export class ActorCell<S, C extends TransitionContext = TransitionContext> {
       for (let e = 0; e < result.effects.length; e++) {
         const effect = result.effects[e]!;
         if (effect.type === 'wake') wake = effect.at;
-        else out.push(effectToMessage(effect, event, msg.seq, e, msg.timestampMs));
+        else out.push(effectToMessage(effect, event, msg.seq, e, msg.timestampMs, h.partition));
       }
       stored = { seq: msg.seq, state: result.state };
       applied++;

@@ -31,6 +31,15 @@ export function effectId(
   return `${event.tenant}.${event.conversation}.${seq}.${index}`;
 }
 
+/**
+ * ACTIONS is partitioned like EVENTS: `act.<partition>.<channel>.<tenant>.<conversation>`, where the
+ * partition is the source event's (the server's partition function of tenant + conversation), so the
+ * process that owns a partition's events also owns its sends (one lease, one order).
+ */
+export function actionSubject(partition: number, channel: string, tenant: string, conversation: string): string {
+  return `act.${partition}.${channel}.${tenant}.${conversation}`;
+}
+
 function headersFor(
   id: string,
   type: string,
@@ -65,6 +74,7 @@ export function effectToMessage(
   seq: number,
   index: number,
   now: number,
+  partition: number,
 ): OutboundMessage {
   const id = effectId(event, seq, index);
   const { tenant, conversation } = event;
@@ -87,7 +97,7 @@ export function effectToMessage(
         ...(event.traceId ? { traceId: event.traceId } : {}),
       };
       return {
-        subject: `act.${effect.channel}.${tenant}.${conversation}`,
+        subject: actionSubject(partition, effect.channel, tenant, conversation),
         data: encode(body),
         msgId: id,
         headers: headersFor(id, 'action', event, seq),
