@@ -121,6 +121,7 @@ async function main(): Promise<void> {
     Array.from({ length: 1000 }, (_, i) =>
       action('bench', `warm${i % 100}`, Math.floor(i / 100) + 1, 'webhook'),
     ),
+    4,
   );
   while ((sim.stats().byChannel.webhook?.accepted ?? 0) < 1000) await new Promise((r) => setTimeout(r, 20));
   const results: Result[] = [];
@@ -136,7 +137,7 @@ async function main(): Promise<void> {
       ),
     );
     const started = performance.now();
-    await publishActions(h, actions);
+    await publishActions(h, actions, 4);
     while (run.count() < ACTIONS && performance.now() - started < CAP_MS)
       await new Promise((r) => setTimeout(r, 20));
     const seconds = (performance.now() - started) / 1000;

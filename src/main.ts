@@ -11,11 +11,13 @@ import { conversationActor } from '../actors/index.js';
 import { parsePartitionSet } from './config/load.js';
 import type { ParleyConfig } from './config/schema.js';
 import type { ExecutionRecord } from './connectors/executions.js';
+import { PartitionDispatcher } from './connectors/partition-dispatcher.js';
 import type { PreSendGate } from './connectors/pre-send-gate.js';
 import { type Connectors, startConnectors } from './connectors/start-connectors.js';
 import type { BucketState } from './connectors/token-buckets.js';
+import { ConfigError } from './errors/app-error.js';
 import { type IngestServer, startIngest } from './ingest-role.js';
-import { NatsActionSource } from './nats/action-source.js';
+import { natsActionSource } from './nats/action-source.js';
 import { connectNats, connectOptionsFrom, type NatsHandles } from './nats/connection.js';
 import { loadDefinitions } from './nats/definitions.js';
 import { embeddedServerOptions, type RunningNatsServer, startNatsServer } from './nats/embedded-server.js';
@@ -32,8 +34,10 @@ import { RuleStore } from './rules/rule-store.js';
 import { ruleRoutes, startScheduler } from './rules-role.js';
 import type { StoredState } from './runtime/actor-cell.js';
 import { ActorWorker } from './runtime/actor-worker.js';
+import { InFlightGate } from './runtime/in-flight.js';
+import type { Membership } from './runtime/partition-balancer.js';
 import type { LeaseRecord } from './runtime/partition-lease.js';
-import { systemClock } from './runtime/ports.js';
+import { type PartitionStageFactory, systemClock } from './runtime/ports.js';
 import { TimerWheel } from './runtime/timer-wheel.js';
 import { startSafety } from './safety-role.js';
 import { SimPlatform } from './sim/sim-platform.js';
@@ -82,6 +86,15 @@ export async function start(config: ParleyConfig, options: StartOptions = {}): P
   const log = options.logger ?? createLogger({ level: config.log.level });
   const registry = options.registry ?? createRegistry();
   const roles = new Set(options.roles ?? ROLES);
+  if (roles.has('connectors') && !roles.has('actors')) {
+    throw new ConfigError('the connectors role runs inside the partition owners', [
+      {
+        path: 'roles',
+        message:
+          'connectors needs actors: the connector stage of a partition runs in the process that owns it, so one owner carries a conversation from event to send (use --roles actors,connectors)',
+      },
+    ]);
+  }
   const owner = newOwnerId();
   const cleanups: Array<() => Promise<void>> = [];
   const cleanup = async () => {
@@ -131,6 +144,58 @@ export async function start(config: ParleyConfig, options: StartOptions = {}): P
       ruleStore = store;
     }
 
+    // The connector stage runs inside each partition's owner (same lease, one order from event to send).
+    let connectors: Connectors | undefined;
+    let simPlatform: SimPlatform | undefined;
+    let dispatch: PartitionStageFactory | undefined;
+    if (roles.has('connectors')) {
+      const sim = config.simPlatform;
+      if (sim.enabled) {
+        const platform = new SimPlatform({ ...sim, log: log.child({ component: 'sim-platform' }) });
+        const simUrl = await platform.start();
+        simPlatform = platform;
+        cleanups.push(() => platform.stop());
+        log.info({ url: simUrl }, 'sim platform listening');
+      }
+      const running = startConnectors({
+        config,
+        owner,
+        tokenStore: new KvVersionedStore<BucketState>(await handles.kvm.open(TOKENS_BUCKET)),
+        executionStore: new KvVersionedStore<ExecutionRecord>(await handles.kvm.open(EXECUTIONS_BUCKET)),
+        publisher: new JetStreamPublisher(handles.js),
+        gate: options.preSendGate ?? safety.preSendGate,
+        registry,
+        log,
+        clock: systemClock,
+      });
+      connectors = running;
+      // Closed after the partitions drained (cleanups run in reverse).
+      cleanups.push(() => running.close());
+      const cs = config.connectors;
+      const dispatchLog = log.child({ role: 'connectors' });
+      // Actions held in memory across every owned partition (retrying, throttled, or queued behind those).
+      const sendGate = new InFlightGate(config.runtime.maxInFlight);
+      dispatch = {
+        source: natsActionSource(handles, {
+          ackWaitMs: cs.ackWaitMs,
+          maxAckPending: cs.maxInFlight,
+          pullBatch: cs.pullBatch,
+        }),
+        create: (partition, ownership) =>
+          new PartitionDispatcher({
+            partition,
+            handlerFor: running.handlerFor,
+            ownership,
+            gate: sendGate,
+            metrics: running.metrics,
+            log: dispatchLog,
+            clock: systemClock,
+            settings: { laneCapacity: cs.laneCapacity, ackWaitMs: cs.ackWaitMs },
+          }),
+      };
+      log.info({ channels: running.channels }, 'connectors running in the partition owners');
+    }
+
     let actors: ActorWorker<ConversationState> | undefined;
     if (roles.has('actors') && ruleStore) {
       const rules = ruleStore;
@@ -141,8 +206,13 @@ export async function start(config: ParleyConfig, options: StartOptions = {}): P
         log,
       });
       const rt = config.runtime;
+      const leasesKv = await handles.kvm.open(LEASES_BUCKET);
       actors = new ActorWorker({
-        partitions: parsePartitionSet(rt.partitions, config.partitions),
+        partitions:
+          rt.partitions === 'auto' ? undefined : parsePartitionSet(rt.partitions, config.partitions),
+        partitionCount: config.partitions,
+        members: new KvVersionedStore<Membership>(leasesKv),
+        dispatch,
         owner,
         kind: conversationActor,
         timers,
@@ -161,50 +231,26 @@ export async function start(config: ParleyConfig, options: StartOptions = {}): P
           maxAckPending: rt.maxInFlight,
         }),
         store: new KvVersionedStore<StoredState<ConversationState>>(await handles.kvm.open(STATE_BUCKET)),
-        leases: new KvVersionedStore<LeaseRecord>(await handles.kvm.open(LEASES_BUCKET)),
+        leases: new KvVersionedStore<LeaseRecord>(leasesKv),
         publisher: new JetStreamPublisher(handles.js),
         metrics: createRuntimeMetrics(registry),
         log,
         clock: systemClock,
-        settings: rt,
+        settings: { ...rt, ...(options.drainMs !== undefined ? { drainMs: options.drainMs } : {}) },
       });
       const worker = actors;
       cleanups.push(() => worker.stop(options.drainMs));
       await worker.start();
-      log.info({ partitions: worker.status().partitions.length }, 'actors running');
-    }
-
-    let connectors: Connectors | undefined;
-    let simPlatform: SimPlatform | undefined;
-    if (roles.has('connectors')) {
-      const sim = config.simPlatform;
-      if (sim.enabled) {
-        const platform = new SimPlatform({ ...sim, log: log.child({ component: 'sim-platform' }) });
-        const simUrl = await platform.start();
-        simPlatform = platform;
-        cleanups.push(() => platform.stop());
-        log.info({ url: simUrl }, 'sim platform listening');
-      }
-      const cs = config.connectors;
-      const running = await startConnectors({
-        config,
-        owner,
-        source: new NatsActionSource(handles, {
-          ackWaitMs: cs.ackWaitMs,
-          maxAckPending: cs.maxInFlight,
-          pullBatch: cs.pullBatch,
-        }),
-        tokenStore: new KvVersionedStore<BucketState>(await handles.kvm.open(TOKENS_BUCKET)),
-        executionStore: new KvVersionedStore<ExecutionRecord>(await handles.kvm.open(EXECUTIONS_BUCKET)),
-        publisher: new JetStreamPublisher(handles.js),
-        gate: options.preSendGate ?? safety.preSendGate,
-        registry,
-        log,
-        clock: systemClock,
-      });
-      connectors = running;
-      cleanups.push(() => running.stop(options.drainMs));
-      log.info({ channels: running.channels }, 'connectors running');
+      const status = worker.status();
+      log.info(
+        {
+          mode: status.mode,
+          members: status.members.length,
+          partitions: status.partitions.length,
+          sends: dispatch !== undefined,
+        },
+        'actors running',
+      );
     }
 
     if (roles.has('scheduler') && ruleStore) {

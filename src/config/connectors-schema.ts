@@ -31,6 +31,14 @@ const timeoutMs = z
   .optional()
   .describe('Send timeout in ms; default connectors.sendTimeoutMs');
 const httpUrl = z.url({ protocol: /^https?$/ });
+const uncertain = z
+  .enum(['resend', 'dead-letter'])
+  .optional()
+  .describe(
+    'An action in flight when its sender died (crash, handover): "resend" with the same key (the receiver ' +
+      'dedupes by webhook-id / Idempotency-Key), or "dead-letter" as ambiguous for an operator. Default: ' +
+      'resend for webhook, platform-dm, push and in-app; dead-letter for email',
+  );
 
 export const WebhookChannelSchema = z
   .object({
@@ -44,6 +52,7 @@ export const WebhookChannelSchema = z
     rate: RateSchema.optional(),
     account,
     timeoutMs,
+    uncertain,
   })
   .strict();
 
@@ -71,6 +80,7 @@ export const EmailChannelSchema = z
     rate: RateSchema.optional(),
     account,
     timeoutMs,
+    uncertain,
   })
   .strict();
 
@@ -81,6 +91,7 @@ const providerFields = {
   rate: RateSchema.optional(),
   account,
   timeoutMs,
+  uncertain,
 };
 
 export const PlatformDmChannelSchema = z.object(providerFields).strict();
@@ -121,14 +132,18 @@ export const ConnectorsSchema = z
       .int()
       .min(1)
       .default(512)
-      .describe('Un-acked actions one process holds per channel (max_ack_pending of its consumer)'),
+      .describe(
+        'Un-acked actions one partition holds (max_ack_pending of its connectors-pNN consumer); the process holds at most runtime.maxInFlight over all partitions',
+      ),
     pullBatch: z.number().int().min(1).default(256).describe('Actions requested per pull'),
     ackWaitMs: z
       .number()
       .int()
       .min(1000)
       .default(30000)
-      .describe('AckWait of the connector consumers; must exceed sendTimeoutMs plus the longest token wait'),
+      .describe(
+        'AckWait of the connectors-pNN consumers; held actions are kept alive with working() every third of it',
+      ),
     sendTimeoutMs: z.number().int().min(1).default(10000).describe('Default send timeout per channel call'),
     maxAttempts: z
       .number()
@@ -162,13 +177,13 @@ export const ConnectorsSchema = z
       .min(1)
       .default(250)
       .describe('Leased tokens not used within this time expire (never carried into a later burst)'),
-    holdGraceMs: z
+    laneCapacity: z
       .number()
       .int()
-      .min(0)
-      .default(2000)
+      .min(1)
+      .default(256)
       .describe(
-        'How long past its retry time a retrying action keeps holding later actions of its conversation',
+        'Actions one conversation may have waiting behind its head action (retrying or throttled) before its partition stops pulling actions',
       ),
     crashAt: z
       .enum(['claimed', 'sent', 'recorded'])

@@ -158,8 +158,10 @@ export const RuntimeSchema = z
   .object({
     partitions: z
       .string()
-      .default('all')
-      .describe('Partitions this process owns: "all", or a list of ranges like "0-15,32"'),
+      .default('auto')
+      .describe(
+        'Partitions this process owns: "auto" (dynamic: an even share among the live actor processes, moving when one joins, leaves or dies), or pinned: "all" or ranges like "0-15,32" (taken over from any holder)',
+      ),
     mailboxCapacity: z
       .number()
       .int()

@@ -30,6 +30,20 @@ export interface ChannelSettings {
   rate?: Rate;
   account?: string;
   timeoutMs?: number;
+  /** An action in flight when its sender died: send again with the same key, or dead-letter as ambiguous. */
+  uncertain?: 'resend' | 'dead-letter';
+}
+
+/**
+ * What happens to an action whose sender died between claim and outcome: the channel config's `uncertain`,
+ * else `resend` where the receiver dedupes by the action's key (webhook-id, Idempotency-Key) and
+ * `dead-letter` (ambiguous) where it cannot.
+ */
+export function uncertainPolicy(
+  adapter: Pick<ChannelAdapter<unknown>, 'reconcile'>,
+  config: ChannelSettings,
+): 'resend' | 'dead-letter' {
+  return config.uncertain ?? (adapter.reconcile === 'idempotency-key' ? 'resend' : 'dead-letter');
 }
 
 export type CrashPoint = 'claimed' | 'sent' | 'recorded';
@@ -303,10 +317,6 @@ export class ActionExecutor {
       throw err;
     }
     const previous = { owner: stale.record.owner, claimedAt: new Date(stale.record.claimedAt).toISOString() };
-    if (adapter.reconcile === 'idempotency-key') {
-      log.info({ action: action.id, previous }, 'resending a stale claim with its idempotency key');
-      return this.#send(action, msg, config, key, held, timeoutMs, redrive);
-    }
     if (adapter.reconcile === 'status' && adapter.status) {
       const found = await withTimeout(timeoutMs, (ctx) =>
         adapter.status!({ deliveryId: stale.record.deliveryId, actionId: action.id, config }, ctx),
@@ -325,6 +335,14 @@ export class ActionExecutor {
         return ACK;
       }
     }
+    if (uncertainPolicy(adapter, config) === 'resend') {
+      this.#count('resent');
+      log.info(
+        { action: action.id, previous },
+        'resending an action in flight at a crash or handover, with the same key',
+      );
+      return this.#send(action, msg, config, key, held, timeoutMs, redrive);
+    }
     this.#count('ambiguous');
     return this.#deadLetter(
       action,
@@ -334,7 +352,8 @@ export class ActionExecutor {
         reason: 'ambiguous',
         error:
           `claimed by ${previous.owner} at ${previous.claimedAt} with no recorded outcome; the ${this.#channel} ` +
-          'channel cannot confirm whether it was delivered, so it is not resent (redrive to send it anyway)',
+          'channel cannot confirm whether it was delivered and is set to uncertain: dead-letter, so it is ' +
+          'not resent (redrive to send it anyway)',
         attempts: stale.record.attempt,
       },
       redrive,

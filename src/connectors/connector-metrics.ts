@@ -9,7 +9,7 @@ export function createConnectorMetrics(registry: Registry) {
   return {
     actionsTotal: new Counter({
       name: 'parley_connector_actions_total',
-      help: 'Actions handled by connectors, by channel and result (sent, duplicate, retried, throttled, deferred, blocked, dead_lettered, ambiguous)',
+      help: 'Actions handled by connectors, by channel and result (sent, duplicate, retried, held, resent, throttled, deferred, blocked, dead_lettered, ambiguous)',
       labelNames: ['channel', 'result'] as const,
       registers,
     }),

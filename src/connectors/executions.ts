@@ -5,9 +5,11 @@
  * max_age expires it with the ACTIONS retention), so a redelivered or redriven action that was sent is
  * acked without sending.
  *
- * What must stay true: only the holder of the current revision changes a record; a claim younger than
- * `claimTtlMs` belongs to a live sender (wait), an older one with no outcome is a crash mid-send
- * (`stale`: reconcile, or dead-letter as ambiguous).
+ * What must stay true: only the holder of the current revision changes a record. A claim by another
+ * owner is stale at once (only a partition's lease holder sends its actions, so the claimer lost the
+ * partition mid-send); a claim of our own younger than `claimTtlMs` is a send still in progress here
+ * (wait), an older one is a send whose outcome was never recorded. Stale claims are reconciled: resent
+ * with the same key, looked up, or dead-lettered as ambiguous (per channel).
  */
 import { FencedError } from '../errors/app-error.js';
 import type { VersionedStore } from '../runtime/ports.js';
@@ -101,6 +103,9 @@ export class ExecutionStore {
         return { type: 'claimed', revision: await this.#store.save(req.actionId, record, revision), record };
       }
       case 'claimed': {
+        // Sends run only in the owner of the action's partition, so a claim by another owner is a previous
+        // owner's (dead, or fenced when the lease moved): in flight at its end, reconciled now.
+        if (value.owner !== req.owner) return { type: 'stale', revision, record: value };
         const age = req.now - value.claimedAt;
         if (age < req.claimTtlMs) return { type: 'busy', retryAfterMs: req.claimTtlMs - age, record: value };
         return { type: 'stale', revision, record: value };

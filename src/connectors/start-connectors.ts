@@ -1,26 +1,28 @@
 /**
- * Wires the connectors role: one runner per channel that at least one tenant configures, each with its
- * adapter, the shared token buckets (parley-tokens) and execution records (parley-executions). Called by
- * the composition root; stop() drains runners first, then returns leased tokens and closes adapters.
+ * Wires the connector stage: one ActionExecutor per channel (the built-in adapters, the shared token
+ * buckets in parley-tokens and execution records in parley-executions), handed to each owned partition's
+ * PartitionDispatcher. A channel no tenant configures (or no adapter serves) still gets an executor, one
+ * that dead-letters every action as `channel_not_configured`, so every action reaches a fate. Called by
+ * the composition root; close() returns leased tokens and closes adapters after the partitions drained.
  */
 import type { Registry } from 'prom-client';
 import { CHANNEL_NAMES, type ChannelName } from '../config/connectors-schema.js';
 import type { ParleyConfig } from '../config/schema.js';
+import { TerminalError } from '../errors/app-error.js';
 import type { Logger } from '../obs/logger.js';
 import type { Clock, Publisher, VersionedStore } from '../runtime/ports.js';
 import { ActionExecutor, type ChannelSettings, type CrashPoint } from './action-executor.js';
 import type { ChannelAdapter } from './channel.js';
 import { createAdapter } from './channels/index.js';
-import { createConnectorMetrics } from './connector-metrics.js';
-import { type ActionConsumerSource, ConnectorRunner } from './connector-runner.js';
+import { type ConnectorMetrics, createConnectorMetrics } from './connector-metrics.js';
 import { type ExecutionRecord, ExecutionStore } from './executions.js';
+import type { ActionHandler } from './partition-dispatcher.js';
 import type { PreSendGate } from './pre-send-gate.js';
 import { type BucketState, TokenBuckets } from './token-buckets.js';
 
 export interface ConnectorsDeps {
   config: ParleyConfig;
   owner: string;
-  source: ActionConsumerSource;
   tokenStore: VersionedStore<BucketState>;
   executionStore: VersionedStore<ExecutionRecord>;
   publisher: Publisher;
@@ -33,8 +35,12 @@ export interface ConnectorsDeps {
 }
 
 export interface Connectors {
+  /** Channels at least one tenant configures. */
   readonly channels: string[];
-  stop(drainMs?: number): Promise<void>;
+  readonly metrics: ConnectorMetrics;
+  /** The executor for a channel named on an action's subject. */
+  handlerFor(channel: string): ActionHandler;
+  close(): Promise<void>;
 }
 
 /** Channels configured by at least one tenant, in the built-in order. */
@@ -58,7 +64,16 @@ function crashHook(config: ParleyConfig, log: Logger): ((point: CrashPoint) => v
   };
 }
 
-export async function startConnectors(deps: ConnectorsDeps): Promise<Connectors> {
+/** The adapter of a channel nothing serves: never called, since no tenant has its configuration. */
+function unservedAdapter(channel: string): ChannelAdapter<unknown> {
+  return {
+    channel,
+    reconcile: 'none',
+    send: () => Promise.reject(new TerminalError(`no connector serves channel ${channel}`)),
+  };
+}
+
+export function startConnectors(deps: ConnectorsDeps): Connectors {
   const { config, log } = deps;
   const settings = config.connectors;
   const metrics = createConnectorMetrics(deps.registry);
@@ -73,48 +88,47 @@ export async function startConnectors(deps: ConnectorsDeps): Promise<Connectors>
   });
   const executions = new ExecutionStore(deps.executionStore);
   const crashPoint = crashHook(config, log);
-  const runners: ConnectorRunner[] = [];
   const adapters: ChannelAdapter<never>[] = [];
-  const channels = configuredChannels(config);
-  try {
-    for (const channel of channels) {
-      const adapter = deps.adapters?.[channel] ?? createAdapter(channel);
-      adapters.push(adapter);
-      const executor = new ActionExecutor({
-        channel,
-        adapter: adapter as ChannelAdapter<unknown>,
-        configFor: (tenant) => config.tenants[tenant]?.channels[channel] as ChannelSettings | undefined,
-        gate: deps.gate,
-        tokens,
-        executions,
-        publisher: deps.publisher,
-        metrics,
-        log: log.child({ channel }),
-        clock: deps.clock,
-        owner: deps.owner,
-        settings,
-        crashPoint,
-      });
-      const runner = new ConnectorRunner({
-        channel,
-        source: deps.source,
-        executor,
-        metrics,
-        log,
-        clock: deps.clock,
-        settings,
-      });
-      await runner.start();
-      runners.push(runner);
-    }
-  } catch (err) {
-    await Promise.all(runners.map((r) => r.stop(0)));
-    throw err;
-  }
+  const executors = new Map<string, ActionExecutor>();
+  const served = new Set<string>(configuredChannels(config));
+
+  const executorFor = (channel: string): ActionExecutor => {
+    let executor = executors.get(channel);
+    if (executor) return executor;
+    let adapter: ChannelAdapter<unknown>;
+    if (served.has(channel)) {
+      const built = deps.adapters?.[channel as ChannelName] ?? createAdapter(channel as ChannelName);
+      adapters.push(built);
+      adapter = built as ChannelAdapter<unknown>;
+    } else adapter = unservedAdapter(channel);
+    executor = new ActionExecutor({
+      channel,
+      adapter,
+      configFor: (tenant) =>
+        served.has(channel)
+          ? (config.tenants[tenant]?.channels[channel as ChannelName] as ChannelSettings | undefined)
+          : undefined,
+      gate: deps.gate,
+      tokens,
+      executions,
+      publisher: deps.publisher,
+      metrics,
+      log: log.child({ channel }),
+      clock: deps.clock,
+      owner: deps.owner,
+      settings,
+      crashPoint,
+    });
+    executors.set(channel, executor);
+    return executor;
+  };
+  for (const channel of served) executorFor(channel);
+
   return {
-    channels,
-    async stop(drainMs) {
-      await Promise.all(runners.map((r) => r.stop(drainMs)));
+    channels: [...served],
+    metrics,
+    handlerFor: executorFor,
+    async close() {
       await tokens.close();
       await Promise.all(adapters.map((a) => a.close?.()));
     },

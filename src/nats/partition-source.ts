@@ -1,9 +1,11 @@
 /**
- * Partition consumers on EVENTS with ack-floor recovery. Opening a partition deletes and recreates its
- * durable pull consumer `actors-pNN` (filter evt.<n>.>) starting at the old consumer's ack floor + 1, so a
- * new owner receives the unacked tail in stream order instead of JetStream's AckWait redeliveries
- * interleaved with newer messages. Already-applied messages in that tail are skipped by the actors'
- * per-conversation sequence check. Verified on nats-server 2.9.10.
+ * Partition consumers with ack-floor recovery, on EVENTS (`actors-pNN`, filter evt.<n>.>) and on ACTIONS
+ * (`connectors-pNN`, filter act.<n>.>). Opening a partition deletes and recreates its durable pull
+ * consumer starting at the old consumer's ack floor + 1, so a new owner receives the unacked tail in
+ * stream order instead of JetStream's AckWait redeliveries interleaved with newer messages (and the old
+ * owner's subscription ends with its consumer). Already-applied messages in that tail are skipped: events
+ * by the actors' per-conversation sequence check, actions by their execution records. Verified on
+ * nats-server 2.9.10.
  */
 import { AckPolicy, type ConsumerInfo, type ConsumerMessages, DeliverPolicy } from '@nats-io/jetstream';
 import { nanos } from '@nats-io/transport-node';
@@ -19,6 +21,11 @@ export function partitionConsumerName(partition: number): string {
 }
 
 export interface PartitionSourceOptions {
+  /** Stream and naming; default: EVENTS, `actors-pNN`, `evt.<n>.>`. */
+  stream?: string;
+  consumerName?: (partition: number) => string;
+  filterSubject?: (partition: number) => string;
+  description?: (partition: number) => string;
   ackWaitMs: number;
   pullBatch: number;
   /** Bound on unacked messages per partition on the server side. */
@@ -45,19 +52,24 @@ export class NatsPartitionSource implements PartitionSource {
 
   async open(partition: number): Promise<PartitionConsumer> {
     const { jsm, js } = this.#h;
-    const name = partitionConsumerName(partition);
+    const o = this.#o;
+    const stream = o.stream ?? EVENTS_STREAM;
+    const name = (o.consumerName ?? partitionConsumerName)(partition);
     let info: ConsumerInfo | undefined;
     try {
-      info = await jsm.consumers.info(EVENTS_STREAM, name);
+      info = await jsm.consumers.info(stream, name);
     } catch (err) {
       if (!isConsumerNotFound(err)) throw err;
     }
     const start = resumeSequence(info);
-    if (info) await jsm.consumers.delete(EVENTS_STREAM, name);
-    await jsm.consumers.add(EVENTS_STREAM, {
+    if (info)
+      await jsm.consumers.delete(stream, name).catch((err) => {
+        if (!isConsumerNotFound(err)) throw err;
+      });
+    await jsm.consumers.add(stream, {
       durable_name: name,
-      description: `Parley conversation actors, partition ${partition}`,
-      filter_subject: `evt.${partition}.>`,
+      description: o.description?.(partition) ?? `Parley conversation actors, partition ${partition}`,
+      filter_subject: o.filterSubject?.(partition) ?? `evt.${partition}.>`,
       ack_policy: AckPolicy.Explicit,
       ack_wait: nanos(this.#o.ackWaitMs),
       max_ack_pending: this.#o.maxAckPending,
@@ -66,7 +78,7 @@ export class NatsPartitionSource implements PartitionSource {
         ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: start }
         : { deliver_policy: DeliverPolicy.All }),
     });
-    const consumer = await js.consumers.get(EVENTS_STREAM, name);
+    const consumer = await js.consumers.get(stream, name);
     const messages: ConsumerMessages = await consumer.consume({
       max_messages: this.#o.pullBatch,
       abort_on_missing_resource: true,

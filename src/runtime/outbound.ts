@@ -36,7 +36,12 @@ export function effectId(
  * partition is the source event's (the server's partition function of tenant + conversation), so the
  * process that owns a partition's events also owns its sends (one lease, one order).
  */
-export function actionSubject(partition: number, channel: string, tenant: string, conversation: string): string {
+export function actionSubject(
+  partition: number,
+  channel: string,
+  tenant: string,
+  conversation: string,
+): string {
   return `act.${partition}.${channel}.${tenant}.${conversation}`;
 }
 

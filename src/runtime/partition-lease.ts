@@ -12,7 +12,14 @@
  */
 import { FencedError } from '../errors/app-error.js';
 import type { Logger } from '../obs/logger.js';
-import type { Clock, VersionedStore } from './ports.js';
+import type { Clock, Versioned, VersionedStore } from './ports.js';
+
+/** The lease was taken by another process between our look and our write (dynamic ownership). */
+export class LeaseTakenError extends FencedError {
+  constructor(partition: number) {
+    super(`partition ${partition} lease was taken by another process first`);
+  }
+}
 
 export interface LeaseRecord {
   owner: string;
@@ -68,24 +75,35 @@ export class PartitionLease {
    * Takes the lease (replacing any other holder) and returns once it is safe to process. Resolves to the
    * previous owner if one was replaced.
    */
-  async acquire(isStopping: () => boolean): Promise<string | undefined> {
+  async acquire(isStopping: () => boolean, expect?: Versioned<LeaseRecord>): Promise<string | undefined> {
     const { store, partition, owner, clock, ttlMs } = this.#o;
     const key = leaseKey(partition);
     for (;;) {
-      const current = await store.load(key);
+      // Dynamic ownership takes exactly the lease it saw free, released or expired: a lost CAS means
+      // another process took it first (LeaseTakenError), never a reason to take it from them.
+      const current = expect ?? (await store.load(key));
       const previous = current.value;
       const record: LeaseRecord = { owner, epoch: (previous?.epoch ?? 0) + 1, renewedAt: clock.now() };
       const sentAt = clock.now();
       try {
         this.#revision = await store.save(key, record, current.revision);
       } catch (err) {
+        if (err instanceof FencedError && expect) throw new LeaseTakenError(partition);
         if (err instanceof FencedError && !isStopping()) continue; // someone wrote in between: re-read
         throw err;
       }
       this.#epoch = record.epoch;
       const replaced =
         previous && !previous.released && previous.owner !== owner ? previous.owner : undefined;
-      if (replaced) {
+      if (replaced && expect) {
+        // Dynamic ownership takes an unreleased lease only once it has seen it unrenewed for a full ttl:
+        // the holder's commit window (ttl/2 after its last renewal) closed before that.
+        this.#o.log.warn(
+          { partition, previousOwner: replaced, epoch: record.epoch },
+          'partition lease expired (its owner stopped renewing); taken over',
+        );
+        this.#lastRenewOk = sentAt;
+      } else if (replaced) {
         this.#o.log.warn(
           { partition, previousOwner: replaced, epoch: record.epoch, waitMs: ttlMs },
           'partition lease taken over from another owner; waiting one lease period before processing',
@@ -158,10 +176,13 @@ export class PartitionLease {
     this.#lost = true;
   }
 
-  /** Gives the lease up so the next owner need not wait. Only if we still hold it. */
-  async release(): Promise<void> {
+  /**
+   * Gives the lease up so the next owner need not wait. Only if we still hold it. Resolves to whether
+   * the release was written (false: taken over meanwhile, or NATS unreachable; logged).
+   */
+  async release(): Promise<boolean> {
     this.#stopTimer();
-    if (this.#lost) return;
+    if (this.#lost) return false;
     this.#lost = true;
     const { store, partition, owner, clock } = this.#o;
     try {
@@ -170,8 +191,17 @@ export class PartitionLease {
         { owner, epoch: this.#epoch, renewedAt: clock.now(), released: true },
         this.#revision,
       );
-    } catch {
-      // Taken over meanwhile, or NATS gone: the next owner simply waits out the ttl.
+      return true;
+    } catch (err) {
+      // Taken over meanwhile (a lost CAS: someone else owns it now), or NATS gone: the next owner then
+      // waits out the ttl. Either way this process no longer owns the partition; say which.
+      this.#o.log.warn(
+        { partition, epoch: this.#epoch, err },
+        err instanceof FencedError
+          ? 'partition lease was taken by another owner before it could be released'
+          : 'partition lease could not be released; the next owner waits one lease period',
+      );
+      return false;
     }
   }
 }

@@ -21,13 +21,16 @@ import {
 } from './actor-cell.js';
 import type { ActorRegistry } from './actor-registry.js';
 import type { InFlightGate } from './in-flight.js';
-import { type LeaseRecord, type LeaseStatus, PartitionLease } from './partition-lease.js';
+import { type LeaseRecord, type LeaseStatus, LeaseTakenError, PartitionLease } from './partition-lease.js';
 import type {
   Clock,
   InboundMessage,
   PartitionConsumer,
   PartitionSource,
+  PartitionStage,
+  PartitionStageFactory,
   Publisher,
+  Versioned,
   VersionedStore,
 } from './ports.js';
 import type { TimerWheel } from './timer-wheel.js';
@@ -54,6 +57,8 @@ export interface PartitionWorkerDeps<S, C extends TransitionContext> {
   settings: ActorSettings;
   /** Durable timers: the partition's wake-ups are reloaded from the index on every acquisition. */
   timers?: TimerWheel;
+  /** The connector stage (ACTIONS of this partition), run under the same lease; optional. */
+  dispatch?: PartitionStageFactory;
 }
 
 export class PartitionWorker<S, C extends TransitionContext = TransitionContext> implements ActorHost<S, C> {
@@ -71,6 +76,7 @@ export class PartitionWorker<S, C extends TransitionContext = TransitionContext>
   readonly #lease: PartitionLease;
   #state: PartitionState = 'idle';
   #consumer: PartitionConsumer | undefined;
+  #stage: PartitionStage | undefined;
   #loop: Promise<void> | undefined;
   #fenceReason: string | undefined;
 
@@ -131,31 +137,60 @@ export class PartitionWorker<S, C extends TransitionContext = TransitionContext>
     this.fence(`actor ${key} failed: ${errorMessage(err)}`);
   }
 
-  async start(): Promise<void> {
+  /**
+   * Acquires the partition and starts processing. With `expect` (dynamic ownership) it takes only that
+   * lease version, the one seen free, released or expired, and resolves false if another process took it
+   * first; without, it takes the lease over from any holder (static `--partitions`).
+   */
+  async start(expect?: Versioned<LeaseRecord>): Promise<boolean> {
     if (this.#state !== 'idle') throw new Error(`partition ${this.partition} already ${this.#state}`);
     this.#state = 'starting';
-    const previous = await this.#lease.acquire(() => this.#state !== 'starting');
-    if (this.#state !== 'starting') {
+    let previous: string | undefined;
+    try {
+      previous = await this.#lease.acquire(() => this.#state !== 'starting', expect);
+    } catch (err) {
+      this.#state = 'stopped';
+      if (err instanceof LeaseTakenError) return false;
+      throw err;
+    }
+    try {
+      if (this.#state !== 'starting') {
+        await this.#lease.release();
+        return false;
+      }
+      this.#consumer = await this.#d.source.open(this.partition);
+      if (this.#state !== 'starting') {
+        await this.#consumer.stop();
+        await this.#lease.release();
+        return false;
+      }
+      const timers = this.#d.timers ? await this.#d.timers.load(this.partition) : 0;
+      let actions: PartitionConsumer | undefined;
+      if (this.#d.dispatch) actions = await this.#d.dispatch.source.open(this.partition);
+      if (this.#state !== 'starting') {
+        await Promise.all([this.#consumer.stop(), actions?.stop()]);
+        await this.#lease.release();
+        return false;
+      }
+      this.#state = 'running';
+      if (actions && this.#d.dispatch) {
+        this.#stage = this.#d.dispatch.create(this.partition, () => this.ownership());
+        this.#stage.start(actions);
+      }
+      this.metrics.partitionsOwned.inc();
+      this.log.info(
+        { partition: this.partition, epoch: this.#lease.epoch, previousOwner: previous, timers },
+        'partition acquired',
+      );
+      this.#loop = this.#pull(this.#consumer);
+      return true;
+    } catch (err) {
+      // Could not open what the partition needs: give it back so another process (or a retry) can.
+      if (this.#state === 'starting') this.#state = 'stopped';
+      await this.#consumer?.stop();
       await this.#lease.release();
-      return;
+      throw err;
     }
-    this.#consumer = await this.#d.source.open(this.partition);
-    if (this.#state !== 'starting') {
-      await this.#consumer.stop();
-      return;
-    }
-    const timers = this.#d.timers ? await this.#d.timers.load(this.partition) : 0;
-    if (this.#state !== 'starting') {
-      await this.#consumer.stop();
-      return;
-    }
-    this.#state = 'running';
-    this.metrics.partitionsOwned.inc();
-    this.log.info(
-      { partition: this.partition, epoch: this.#lease.epoch, previousOwner: previous, timers },
-      'partition acquired',
-    );
-    this.#loop = this.#pull(this.#consumer);
   }
 
   async #pull(consumer: PartitionConsumer): Promise<void> {
@@ -201,6 +236,7 @@ export class PartitionWorker<S, C extends TransitionContext = TransitionContext>
       `partition ${this.partition} fenced: stopped processing it (${reason})`,
     );
     this.#lease.abandon();
+    this.#stage?.fence();
     void this.#consumer?.stop();
     this.#d.registry.dropPartition(this.partition);
     this.#d.timers?.drop(this.partition);
@@ -221,6 +257,9 @@ export class PartitionWorker<S, C extends TransitionContext = TransitionContext>
       await this.clock.sleep(10);
     }
     if (this.#state !== 'draining') return; // fenced meanwhile
+    // The actors are done: the connector stage finishes the sends in progress (the rest stays for the next owner).
+    await this.#stage?.stop(Math.max(2000, deadline - this.clock.now()));
+    if (this.#state !== 'draining') return;
     this.#state = 'stopped';
     this.metrics.partitionsOwned.dec();
     this.#d.registry.dropPartition(this.partition);

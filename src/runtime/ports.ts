@@ -33,6 +33,24 @@ export interface PartitionSource {
   open(partition: number): Promise<PartitionConsumer>;
 }
 
+/**
+ * A second stage run on a partition by its owner, under the same lease (the connector stage on ACTIONS):
+ * started after the partition is acquired, stopped before its lease is released, fenced with it.
+ */
+export interface PartitionStage {
+  start(consumer: PartitionConsumer): void;
+  /** Graceful: stop pulling, finish what is in progress (bounded), leave the rest unacked. */
+  stop(drainMs: number): Promise<void>;
+  /** Another owner exists: stop at once, ack nothing more. */
+  fence(): void;
+}
+
+export interface PartitionStageFactory {
+  source: PartitionSource;
+  /** `ownership()` is the partition lease's status, asked before every send. */
+  create(partition: number, ownership: () => 'owned' | 'unsure' | 'lost'): PartitionStage;
+}
+
 export interface Versioned<T> {
   value: T | undefined;
   /** KV revision; 0 when the key has never been written. */

@@ -1,6 +1,6 @@
 /**
  * Helpers for connector tests: actions published straight to ACTIONS (as conversation actors publish
- * them), a simulated platform on 127.0.0.1:0, child `parley start --roles connectors` processes (for kill -9
+ * them), a simulated platform on 127.0.0.1:0, child `parley start --roles actors,connectors` processes (for kill -9
  * tests) configured through a temporary config file, and DLQ reads.
  */
 import { writeFileSync } from 'node:fs';
@@ -9,7 +9,8 @@ import { headers } from '@nats-io/transport-node';
 import { decodeMsgpack, encode } from '../../src/envelope/codec.js';
 import type { NatsHandles } from '../../src/nats/connection.js';
 import { NatsDeadLetterStore } from '../../src/nats/dlq-store.js';
-import type { ActionMessage } from '../../src/runtime/outbound.js';
+import { partitionFor } from '../../src/nats/server-config.js';
+import { type ActionMessage, actionSubject } from '../../src/runtime/outbound.js';
 import { SimPlatform, type SimPlatformOptions } from '../../src/sim/sim-platform.js';
 import { type ChildParley, spawnCli, tempDir } from './parley.js';
 
@@ -38,14 +39,28 @@ export function action(
   };
 }
 
-/** Publishes actions the way conversation actors do: act.<channel>.<tenant>.<conversation>, Nats-Msg-Id = action ID. */
-export async function publishActions(h: NatsHandles, actions: ActionMessage[]): Promise<void> {
+/** `act.<partition>.<channel>.<tenant>.<conversation>`, as conversation actors publish an action. */
+export function actionSubjectOf(a: ActionMessage, partitions: number): string {
+  return actionSubject(
+    partitionFor(a.tenant, a.conversation, partitions),
+    a.channel,
+    a.tenant,
+    a.conversation,
+  );
+}
+
+/** Publishes actions the way conversation actors do: on their partition's subject, Nats-Msg-Id = action ID. */
+export async function publishActions(
+  h: NatsHandles,
+  actions: ActionMessage[],
+  partitions: number,
+): Promise<void> {
   for (let i = 0; i < actions.length; i += 1000) {
     await Promise.all(
       actions.slice(i, i + 1000).map((a) => {
         const hdrs = headers();
         hdrs.set('Content-Type', 'application/msgpack');
-        return h.js.publish(`act.${a.channel}.${a.tenant}.${a.conversation}`, encode(a), {
+        return h.js.publish(actionSubjectOf(a, partitions), encode(a), {
           msgID: a.id,
           headers: hdrs,
         });
@@ -88,7 +103,7 @@ export async function outcomeEvents(
 export type ChildConnectors = ChildParley;
 
 /**
- * Runs `parley start --roles connectors` from source in a child process with `config` (a partial parley.yaml
+ * Runs `parley start --roles actors,connectors` from source in a child process with `config` (a partial parley.yaml
  * tree) written to a temporary file; `env` adds PARLEY_* variables (e.g. the crash point).
  */
 export function spawnConnectors(
@@ -103,5 +118,5 @@ export function spawnConnectors(
     file,
     JSON.stringify({ dataDir: dir, nats: { url: natsUrl }, log: { level: 'info' }, ...config }, null, 2),
   );
-  return spawnCli(t, ['start', '--roles', 'connectors'], { PARLEY_CONFIG: file, ...env });
+  return spawnCli(t, ['start', '--roles', 'actors,connectors'], { PARLEY_CONFIG: file, ...env });
 }

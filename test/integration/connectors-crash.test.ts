@@ -48,7 +48,7 @@ async function crashAndTakeOver(t: Test, channel: Channel, crashAt: 'claimed' | 
   await first.waitForLine(/connectors running/);
   const actions = Array.from({ length: ACTIONS }, (_, i) => action('acme', `k${i}`, 1, channel));
   // One action meets the crash; the others arrive after the takeover, so the outcome is exact.
-  await publishActions(h, actions.slice(0, 1));
+  await publishActions(h, actions.slice(0, 1), PARTITIONS);
   t.equal(await first.exited, null, `the first process died by SIGKILL at "${crashAt}"`);
   t.ok(
     first.lines.some((l) => l.includes('crash point reached')),
@@ -58,7 +58,7 @@ async function crashAndTakeOver(t: Test, channel: Channel, crashAt: 'claimed' | 
 
   const second = spawnConnectors(t, nats.url, config);
   await second.waitForLine(/connectors running/);
-  await publishActions(h, actions.slice(1));
+  await publishActions(h, actions.slice(1), PARTITIONS);
   await waitFor(
     'every action settled',
     async () => {

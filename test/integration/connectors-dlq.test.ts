@@ -11,7 +11,14 @@ import { headers } from '@nats-io/transport-node';
 import t from 'tap';
 import { HDR_REDRIVE } from '../../src/connectors/messages.js';
 import { encode } from '../../src/envelope/codec.js';
-import { action, deadLetters, outcomeEvents, publishActions, startSim } from '../helpers/connectors.js';
+import {
+  action,
+  actionSubjectOf,
+  deadLetters,
+  outcomeEvents,
+  publishActions,
+  startSim,
+} from '../helpers/connectors.js';
 import { startTestNats } from '../helpers/nats-server.js';
 import { connect, ROOT, startParley, tempDir, testConfig, waitFor } from '../helpers/parley.js';
 
@@ -50,7 +57,7 @@ t.test(
 
     const first = action('acme', 'd1', 1, 'platform-dm');
     const second = action('acme', 'd1', 2, 'platform-dm');
-    await publishActions(h, [first, second]);
+    await publishActions(h, [first, second], 4);
 
     const [dead] = await waitFor('the dead letter', async () => {
       const found = await deadLetters(h, 'dlq.platform-dm.acme');
@@ -102,7 +109,7 @@ t.test(
     const hdrs = headers();
     hdrs.set('Content-Type', 'application/msgpack');
     hdrs.set(HDR_REDRIVE, '999');
-    await h.js.publish(`act.platform-dm.acme.d1`, encode(first), {
+    await h.js.publish(actionSubjectOf(first, 4), encode(first), {
       msgID: `${first.id}.redrive.999`,
       headers: hdrs,
     });
@@ -111,7 +118,7 @@ t.test(
     t.equal(sim.stats().duplicates, 0, 'no duplicate');
 
     // A dead letter nobody wants back: dropped.
-    await publishActions(h, [action('nobody', 'x1', 1, 'platform-dm')]);
+    await publishActions(h, [action('nobody', 'x1', 1, 'platform-dm')], 4);
     const [orphan] = await waitFor('the unconfigured tenant dead letter', async () => {
       const found = await deadLetters(h, 'dlq.platform-dm.nobody');
       return found.length > 0 ? found : undefined;

@@ -77,7 +77,7 @@ t.test(
     const rejected = action('acme', 'm3', 1, 'email', { variables: { to: 'nobody@fans.test' } });
     const busy = action('acme', 'm4', 1, 'email', { variables: { to: 'busy@fans.test' } });
     const invalid = action('acme', 'm5', 1, 'email', { variables: { to: 'not-an-address' } });
-    await publishActions(h, [ok, fallback, rejected, busy, invalid]);
+    await publishActions(h, [ok, fallback, rejected, busy, invalid], 4);
 
     await waitFor('3 emails', async () => smtp.received.length >= 3, 30_000);
     const first = smtp.received.find((m) => m.to.includes('fan@fans.test'));

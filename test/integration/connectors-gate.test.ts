@@ -43,7 +43,7 @@ t.test(
     const blocked = action('acme', 'optedout', 1, 'platform-dm');
     const deferred = action('acme', 'quiet', 1, 'platform-dm');
     const allowed = action('acme', 'fine', 1, 'platform-dm');
-    await publishActions(h, [blocked, deferred, allowed]);
+    await publishActions(h, [blocked, deferred, allowed], 4);
 
     await waitFor('2 deliveries', async () => sim.stats().accepted >= 2);
     await waitFor(

@@ -21,7 +21,7 @@ t.test(
     const a = Array.from({ length: 4 }, (_, i) => action('acme', 'held', i + 1, 'platform-dm'));
     const b = Array.from({ length: 4 }, (_, i) => action('acme', 'free', i + 1, 'platform-dm'));
     sim.addFault({ key: a[0]!.id, status: 503, count: 2 });
-    await publishActions(h, [a[0]!, b[0]!, a[1]!, b[1]!, a[2]!, b[2]!, a[3]!, b[3]!]);
+    await publishActions(h, [a[0]!, b[0]!, a[1]!, b[1]!, a[2]!, b[2]!, a[3]!, b[3]!], 4);
 
     await waitFor('8 deliveries', async () => sim.stats().accepted >= 8, 30_000);
     const order = sim.sends().map((s) => s.key);

@@ -25,7 +25,7 @@ t.test(
     await startParley(t, config);
     const h = await connect(t, nats.url);
     const actions = Array.from({ length: 40 }, (_, i) => action('acme', `s${i}`, 1, 'platform-dm'));
-    await publishActions(h, actions);
+    await publishActions(h, actions, PARTITIONS);
     await waitFor('40 deliveries', async () => sim.stats().accepted >= 40, 60_000);
     await new Promise((r) => setTimeout(r, 500));
     const stats = sim.stats();
@@ -52,6 +52,7 @@ t.test('connectors - two connector processes sharing a KV token bucket never exc
   await publishActions(
     h,
     Array.from({ length: total }, (_, i) => action('acme', `b${i}`, 1, 'platform-dm')),
+    PARTITIONS,
   );
   await waitFor(`${total} deliveries`, async () => sim.stats().accepted >= total, 60_000);
   const elapsed = (Date.now() - started) / 1000;

@@ -71,7 +71,7 @@ t.test(
 
     // An action decided earlier, due in 2 s: it sits in ACTIONS while the fan says STOP.
     const pending = action('acme', 'fan1', 999, 'webhook', { delayMs: 2000, rule: 'echo' });
-    await publishActions(h, [pending]);
+    await publishActions(h, [pending], PARTITIONS);
     await publishEvents(h, [message('fan1', 'STOP')]);
     const kv = await h.kvm.open('parley-consent');
     const record = await waitFor('the consent record', async () => {
@@ -117,7 +117,7 @@ t.test('safety - an escalated conversation sends nothing until resolved, then re
   );
   // Pending in ACTIONS when the escalation opens: held at send time too.
   const pending = action('acme', 'fan2', 999, 'webhook', { delayMs: 1500, rule: 'echo' });
-  await publishActions(h, [pending]);
+  await publishActions(h, [pending], PARTITIONS);
   await publishEvents(h, [message('fan2', 'honestly I want to end my life')]);
   const [esc] = await waitFor('the escalation', async () => {
     const list = await listEscalations(store, { tenant: 'acme' });
@@ -219,7 +219,7 @@ t.test(
     await pause(store, { scope: 'tenant:acme', mode: 'kill' });
     await new Promise((r) => setTimeout(r, 1000));
     const pending = action('acme', 'killed', 1, 'webhook', { rule: 'echo' });
-    await publishActions(h, [pending]);
+    await publishActions(h, [pending], PARTITIONS);
     await publishEvents(h, [message('killed', 'hi')]);
     await waitFor(
       'blocked at the gate and at send time',

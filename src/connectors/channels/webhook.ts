@@ -4,8 +4,9 @@
  * `webhook-signature` (`v1,<base64 HMAC-SHA256 of "<id>.<timestamp>.<body>">`); a JSON body with type,
  * tenant, conversation, rule, action, template, variables and the triggering event.
  *
- * Receivers are expected to dedupe on webhook-id, but nothing can ask them whether a delivery arrived, so
- * the channel reconciles as `none`: a crash between claim and outcome dead-letters as ambiguous.
+ * Receivers dedupe on webhook-id (Standard Webhooks asks them to), so the channel reconciles as
+ * `idempotency-key`: an action in flight when its sender died is sent again with the same webhook-id
+ * (set `uncertain: dead-letter` on a tenant's webhook channel whose receiver does not dedupe).
  */
 import { createHmac } from 'node:crypto';
 import type { WebhookChannelConfig } from '../../config/connectors-schema.js';
@@ -47,7 +48,7 @@ export function webhookBody(action: ActionMessage): string {
 
 export class WebhookAdapter implements ChannelAdapter<WebhookChannelConfig> {
   readonly channel = 'webhook';
-  readonly reconcile = 'none' as const;
+  readonly reconcile = 'idempotency-key' as const;
   readonly #now: () => number;
 
   constructor(now: () => number = Date.now) {

@@ -1,0 +1,325 @@
+/**
+ * The connector stage of one partition: pulls the partition's actions (`connectors-pNN` on ACTIONS, opened
+ * by the partition's owner under the same lease as its actors) and sends them through their channel's
+ * executor, one conversation lane at a time.
+ *
+ * What must stay true:
+ * - Order per conversation, end to end: a lane sends its actions one at a time in stream order (which is
+ *   decision order: one actor publishes them). An action that must wait (retry after a failure, throttled,
+ *   deferred by the pre-send gate, claim busy) stays at the head of its lane IN MEMORY and is tried again
+ *   after its delay; the later actions of its conversation wait behind it. No ordering rests on a nak with
+ *   delay: the only nak is for an action scheduled for later (`delayMs`), which is ordered by due time.
+ * - Others go on: a waiting lane holds only its conversation. Bounded: each lane holds at most
+ *   `laneCapacity` actions (then the pull loop waits, as the actors' mailboxes do) and the process-wide
+ *   in-flight gate bounds all lanes together; held messages are kept alive with working().
+ * - Ownership: nothing is sent unless the partition's lease is `owned` right before the executor runs;
+ *   `unsure` waits, `lost` stops the stage. A fenced stage acks nothing more: its unacked actions stay with
+ *   the stream, and the next owner recreates the consumer from the ack floor (in order).
+ * - Drain: stop pulling, let each lane finish the send it is in (bounded), leave the rest unacked.
+ */
+import { errorMessage } from '../errors/app-error.js';
+import type { Logger } from '../obs/logger.js';
+import { backoffDelay } from '../runtime/backoff.js';
+import type { InFlightGate } from '../runtime/in-flight.js';
+import type { LeaseStatus } from '../runtime/partition-lease.js';
+import type { Clock, InboundMessage, PartitionConsumer } from '../runtime/ports.js';
+import type { Disposition } from './action-executor.js';
+import type { ConnectorMetrics } from './connector-metrics.js';
+
+/** Sends one action (the channel's ActionExecutor). */
+export interface ActionHandler {
+  handle(msg: InboundMessage): Promise<Disposition>;
+}
+
+export interface DispatcherSettings {
+  /** Actions one conversation may have waiting before the partition stops pulling. */
+  laneCapacity: number;
+  /** AckWait of the consumer: held actions are kept alive well within it. */
+  ackWaitMs: number;
+}
+
+export interface PartitionDispatcherDeps {
+  partition: number;
+  /** The executor of a channel (an unknown channel gets one that dead-letters it). */
+  handlerFor(channel: string): ActionHandler;
+  ownership(): LeaseStatus;
+  gate: InFlightGate;
+  metrics: ConnectorMetrics;
+  log: Logger;
+  clock: Clock;
+  settings: DispatcherSettings;
+}
+
+interface Lane {
+  key: string;
+  queue: InboundMessage[];
+  running: boolean;
+  /** Local tries of the head action (in-memory retries), added to its delivery count. */
+  retries: number;
+}
+
+/** `act.<p>.<channel>.<tenant>.<conversation>` -> channel and `<tenant>.<conversation>`. */
+function route(subject: string): { channel: string; key: string } {
+  const parts = subject.split('.');
+  if (parts.length >= 5) return { channel: parts[2]!, key: `${parts[3]}.${parts[4]}` };
+  return { channel: parts[1] ?? '_invalid', key: subject };
+}
+
+/** The head action as the executor sees it: its delivery count includes in-memory retries. */
+class Retried implements InboundMessage {
+  readonly #m: InboundMessage;
+  readonly #extra: number;
+  constructor(m: InboundMessage, extra: number) {
+    this.#m = m;
+    this.#extra = extra;
+  }
+  get seq() {
+    return this.#m.seq;
+  }
+  get subject() {
+    return this.#m.subject;
+  }
+  get data() {
+    return this.#m.data;
+  }
+  get timestampMs() {
+    return this.#m.timestampMs;
+  }
+  get deliveryCount() {
+    return this.#m.deliveryCount + this.#extra;
+  }
+  header(name: string) {
+    return this.#m.header(name);
+  }
+  ack() {
+    this.#m.ack();
+  }
+  nak(delayMs?: number) {
+    this.#m.nak(delayMs);
+  }
+  working() {
+    this.#m.working();
+  }
+}
+
+export type DispatcherState = 'idle' | 'running' | 'draining' | 'stopped' | 'fenced';
+
+export class PartitionDispatcher {
+  readonly #d: PartitionDispatcherDeps;
+  readonly #lanes = new Map<string, Lane>();
+  readonly #active = new Set<number>();
+  #state: DispatcherState = 'idle';
+  #consumer: PartitionConsumer | undefined;
+  #loop: Promise<void> | undefined;
+  #ticker: NodeJS.Timeout | undefined;
+  /** Woken when a lane shrinks (the pull loop waits on a full lane) or the stage stops. */
+  #laneFreed: (() => void) | undefined;
+  /** Woken when the stage stops, to cut retry waits short. */
+  #stopWaiters = new Set<() => void>();
+  #held = 0;
+
+  constructor(deps: PartitionDispatcherDeps) {
+    this.#d = deps;
+  }
+
+  get state(): DispatcherState {
+    return this.#state;
+  }
+
+  /** Actions held in memory (queued or being sent). */
+  get held(): number {
+    return this.#held;
+  }
+
+  start(consumer: PartitionConsumer): void {
+    if (this.#state !== 'idle')
+      throw new Error(`dispatcher of partition ${this.#d.partition} already started`);
+    this.#state = 'running';
+    this.#consumer = consumer;
+    this.#loop = this.#pull(consumer);
+    const every = Math.max(200, Math.floor(this.#d.settings.ackWaitMs / 3));
+    this.#ticker = setInterval(() => this.#keepAlive(), every);
+    this.#ticker.unref();
+  }
+
+  async #pull(consumer: PartitionConsumer): Promise<void> {
+    const { gate, settings } = this.#d;
+    try {
+      for await (const m of consumer.messages()) {
+        if (this.#state !== 'running') break;
+        // A redelivery of an action still held here (the first delivery settles it).
+        if (this.#active.has(m.seq)) continue;
+        const wait = gate.acquire();
+        if (wait) await wait;
+        if (this.#state !== 'running') {
+          gate.release();
+          break;
+        }
+        const { key } = route(m.subject);
+        let lane = this.#lanes.get(key);
+        while (lane && lane.queue.length >= settings.laneCapacity && this.#state === 'running') {
+          await new Promise<void>((resolve) => {
+            this.#laneFreed = resolve;
+          });
+          lane = this.#lanes.get(key);
+        }
+        if (this.#state !== 'running') {
+          gate.release();
+          break;
+        }
+        if (!lane) {
+          lane = { key, queue: [], running: false, retries: 0 };
+          this.#lanes.set(key, lane);
+        }
+        this.#active.add(m.seq);
+        this.#held++;
+        lane.queue.push(m);
+        if (!lane.running) void this.#run(lane);
+      }
+    } catch (err) {
+      if (this.#state === 'running')
+        this.#d.log.error(
+          { partition: this.#d.partition, err: errorMessage(err) },
+          'connector consumer failed; the partition will be re-acquired',
+        );
+    }
+  }
+
+  /** Sends a lane's actions in order until it is empty or the stage stops. */
+  async #run(lane: Lane): Promise<void> {
+    lane.running = true;
+    try {
+      while (lane.queue.length > 0 && this.#state === 'running') {
+        const head = lane.queue[0]!;
+        if (!(await this.#owned())) return;
+        const { channel } = route(head.subject);
+        let d: Disposition;
+        try {
+          d = await this.#d.handlerFor(channel).handle(lane.retries ? new Retried(head, lane.retries) : head);
+        } catch (err) {
+          const delayMs = backoffDelay(lane.retries + 1, 500, 30_000);
+          this.#d.log.warn(
+            { err: errorMessage(err), seq: head.seq, partition: this.#d.partition, delayMs },
+            'action failed before a send, will retry',
+          );
+          d = { type: 'nak', delayMs, hold: true };
+        }
+        if ((this.#state as DispatcherState) === 'fenced') return;
+        if (d.type === 'nak' && d.hold) {
+          // Wait in place: the conversation's later actions stay behind this one.
+          lane.retries++;
+          this.#d.metrics.actionsTotal.inc({ channel, result: 'held' });
+          await this.#wait(d.delayMs);
+          continue;
+        }
+        lane.queue.shift();
+        lane.retries = 0;
+        if (d.type === 'ack') head.ack();
+        else head.nak(Math.max(0, Math.round(d.delayMs))); // scheduled for later: ordered by due time
+        this.#settled(head);
+      }
+    } finally {
+      lane.running = false;
+      if (lane.queue.length === 0 && this.#lanes.get(lane.key) === lane) this.#lanes.delete(lane.key);
+      this.#idleCheck?.();
+    }
+  }
+
+  #settled(m: InboundMessage): void {
+    this.#active.delete(m.seq);
+    this.#held--;
+    this.#d.gate.release();
+    const free = this.#laneFreed;
+    this.#laneFreed = undefined;
+    free?.();
+  }
+
+  /** Waits until the lease is `owned`; false when it is lost or the stage stops. */
+  async #owned(): Promise<boolean> {
+    for (;;) {
+      if (this.#state !== 'running') return false;
+      const status = this.#d.ownership();
+      if (status === 'owned') return true;
+      if (status === 'lost') return false;
+      await this.#wait(50);
+    }
+  }
+
+  /** Sleeps `ms`, or less if the stage stops meanwhile. */
+  #wait(ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.#stopWaiters.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, Math.max(0, ms));
+      this.#stopWaiters.add(done);
+    });
+  }
+
+  /** Keeps every held action from reaching AckWait (they are ours until settled). */
+  #keepAlive(): void {
+    for (const lane of this.#lanes.values()) for (const m of lane.queue) m.working();
+  }
+
+  #idleCheck: (() => void) | undefined;
+
+  #wakeAll(): void {
+    for (const w of [...this.#stopWaiters]) w();
+    const free = this.#laneFreed;
+    this.#laneFreed = undefined;
+    free?.();
+  }
+
+  #releaseHeld(): void {
+    // Held actions are left unacked: the next owner receives them again from the ack floor, in order.
+    for (const lane of this.#lanes.values()) {
+      if (lane.running) continue;
+      for (const m of lane.queue.splice(0)) this.#settledUnacked(m);
+    }
+  }
+
+  #settledUnacked(m: InboundMessage): void {
+    this.#active.delete(m.seq);
+    this.#held--;
+    this.#d.gate.release();
+  }
+
+  /** Another owner exists: stop at once, ack nothing more. */
+  fence(): void {
+    if (this.#state === 'fenced' || this.#state === 'stopped' || this.#state === 'idle') return;
+    this.#state = 'fenced';
+    clearInterval(this.#ticker);
+    void this.#consumer?.stop();
+    this.#wakeAll();
+    this.#drop();
+  }
+
+  #drop(): void {
+    for (const lane of this.#lanes.values()) for (const m of lane.queue.splice(0)) this.#settledUnacked(m);
+    this.#lanes.clear();
+  }
+
+  /** Graceful stop: stop pulling, let in-progress sends finish (up to `drainMs`), leave the rest unacked. */
+  async stop(drainMs: number): Promise<void> {
+    if (this.#state !== 'running') return;
+    this.#state = 'draining';
+    clearInterval(this.#ticker);
+    await this.#consumer?.stop();
+    this.#wakeAll();
+    this.#releaseHeld();
+    const deadline = this.#d.clock.now() + drainMs;
+    while ([...this.#lanes.values()].some((l) => l.running) && this.#d.clock.now() < deadline) {
+      await new Promise<void>((resolve) => {
+        this.#idleCheck = resolve;
+        setTimeout(resolve, 50).unref();
+      });
+    }
+    this.#idleCheck = undefined;
+    await Promise.race([this.#loop, this.#d.clock.sleep(Math.max(0, deadline - this.#d.clock.now()))]);
+    if (this.#state !== 'draining') return;
+    this.#state = 'stopped';
+    this.#drop();
+  }
+}
