@@ -114,6 +114,13 @@ function unique(subjects: string[]): string[] {
  */
 const PUBLISH_EVENTS = ['ingest.>', 'evt.>'];
 
+/**
+ * The connector stage: ACTIONS consumers (`connectors-pNN`, one per partition), rate-limit buckets and
+ * tenant daily caps (parley-tokens), execution records (parley-executions). Granted to `connectors` and,
+ * since the stage runs inside the actors process under the partition's lease, to `actors` too.
+ */
+const CONNECTOR_STAGE = [...consume('ACTIONS'), ...kvWrite('parley-tokens'), ...kvWrite('parley-executions')];
+
 /** The grants of each role user in the PARLEY account. Subscribe grants are the user's own inbox only. */
 export const ROLE_PERMISSIONS: Record<NatsRole, Permissions> = {
   ingest: {
@@ -156,19 +163,17 @@ export const ROLE_PERMISSIONS: Record<NatsRole, Permissions> = {
       // The scheduler role runs as this user: it lists a tenant's conversations and records its runs.
       ...kvWatch('parley-state'),
       '$KV.parley-deployment.schedule-runs.>',
+      // Membership and ownership: list the members.<owner> heartbeats and partitions.<n> leases.
+      ...kvWatch('parley-leases'),
+      // The connector stage of each owned partition runs in this process, under the partition's lease:
+      // its ACTIONS consumer (connectors-pNN, filter act.<p>.>), rate-limit buckets and tenant daily caps,
+      // execution records; outcomes go back through ingest.> (above), dead letters to dlq.>, records to audit.>.
+      ...CONNECTOR_STAGE,
     ]),
     subscribe: [`${inboxPrefixFor('actors')}.>`],
   },
   connectors: {
-    publish: unique([
-      ...COMMON,
-      ...PUBLISH_EVENTS,
-      'audit.>',
-      'dlq.>',
-      ...consume('ACTIONS'),
-      ...kvWrite('parley-tokens'), // rate-limit buckets and tenant daily caps
-      ...kvWrite('parley-executions'),
-    ]),
+    publish: unique([...COMMON, ...PUBLISH_EVENTS, 'audit.>', 'dlq.>', ...CONNECTOR_STAGE]),
     subscribe: [`${inboxPrefixFor('connectors')}.>`],
   },
   admin: { publish: ['>'], subscribe: ['>'] },
@@ -187,8 +192,11 @@ export function producerPermissions(tenant: string): Permissions {
 const ROLE_PURPOSE: Record<NatsRole, string> = {
   ingest:
     'HTTP API: publishes events, reads conversation state and audit, replay-guard bucket, operator switches',
-  actors: 'conversation actors: EVENTS partition consumers, state/leases/consent, publishes effects',
-  connectors: 'connector consumers on ACTIONS, token buckets, execution records, outcomes back to EVENTS',
+  actors:
+    "conversation actors and their partitions' connector stage: EVENTS and ACTIONS partition consumers, " +
+    'state/leases/consent, token buckets, execution records, publishes effects and outcomes',
+  connectors:
+    'connector stage only (ACTIONS consumers, token buckets, execution records, outcomes back to EVENTS)',
   admin: 'operators and provisioning (parley streams apply, nats CLI): everything',
 };
 
@@ -233,7 +241,7 @@ const PRODUCER_EXAMPLE = `    # One user per tenant publishing straight to NATS,
     #   user: "producer-acme"
     #   password: $NATS_PASSWORD_PRODUCER_ACME
     #   permissions: {
-    #     publish: { allow: ["ingest.acme.>"] }
+    #     publish: { allow: ["ingest.acme.>"], deny: ["ingest.acme.*.admin.>"] }
     #     subscribe: { allow: ["_INBOX.producer-acme.>"] }
     #   }
     # }`;

@@ -179,7 +179,7 @@ t.test('nats-permissions - ingest publishes events and reads state, nothing else
 });
 
 t.test(
-  'nats-permissions - actors consume EVENTS and publish effects, but cannot touch connector state',
+  "nats-permissions - actors consume EVENTS, publish effects and run their partitions' connector stage",
   async (t) => {
     const c = await client('actors');
     const jsm = await jetstreamManager(c.nc);
@@ -189,24 +189,46 @@ t.test(
       ack_policy: 'explicit' as never,
     });
     await jsm.consumers.delete('EVENTS', 'actors-p7');
-    t.equal((await c.js.publish('act.webhook.acme.c1', '{}', { msgID: 'perm-act-1' })).stream, 'ACTIONS');
+    t.equal((await c.js.publish('act.7.webhook.acme.c1', '{}', { msgID: 'perm-act-1' })).stream, 'ACTIONS');
     t.equal((await c.js.publish('audit.decision.acme.c1', '{}')).stream, 'AUDIT');
     const kvm = new Kvm(c.js);
     await (await kvm.open('parley-state')).put('acme.perm', 'x');
-    await (await kvm.open('parley-leases')).put('perm', 'x');
+    const leases = await kvm.open('parley-leases');
+    await leases.put('members.perm-owner', '{}');
+    const keys: string[] = [];
+    for await (const k of await leases.keys('members.>')) keys.push(k);
+    t.ok(keys.includes('members.perm-owner'), 'lists the members of the leases bucket');
     await (await kvm.open('parley-consent')).put('acme.perm', '{}');
     await (await kvm.open('parley-control')).put('escalation.acme.perm', '{}');
+
+    // The connector stage, under the partition's lease: ACTIONS consumer of the partition, pull and ack.
+    await jsm.consumers.add('ACTIONS', {
+      durable_name: 'connectors-p7',
+      filter_subject: 'act.7.>',
+      ack_policy: 'explicit' as never,
+    });
+    const consumer = await c.js.consumers.get('ACTIONS', 'connectors-p7');
+    const msg = await consumer.next({ expires: 2000 });
+    t.equal(msg?.subject, 'act.7.webhook.acme.c1', 'pulls its partition of ACTIONS');
+    await msg?.ackAck();
+    t.ok((await jsm.consumers.info('ACTIONS', 'connectors-p7')).ack_floor.stream_seq > 0, 'and acks it');
+    await jsm.consumers.delete('ACTIONS', 'connectors-p7');
+    await (await kvm.open('parley-tokens')).put('perm', 'x');
+    await (await kvm.open('parley-executions')).put('perm', 'x');
+    t.equal(
+      (await c.js.publish('ingest.acme.c1.action.sent', '{}', { msgID: 'perm-act-out-1' })).stream,
+      'EVENTS',
+      'reports outcomes',
+    );
+    t.equal((await c.js.publish('dlq.webhook.acme', '{}')).stream, 'DLQ', 'dead-letters');
     for (const subject of [
       '$KV.parley-control.global',
       '$KV.parley-control.tenant.acme',
-      '$KV.parley-tokens.webhook',
-      '$KV.parley-executions.a1',
       '$KV.parley-replay.acme.k',
       '$KV.parley-rules.acme',
       '$JS.API.STREAM.DELETE.EVENTS',
       '$JS.API.STREAM.PURGE.ACTIONS',
-      '$JS.API.CONSUMER.DURABLE.CREATE.ACTIONS.evil',
-      '$JS.API.CONSUMER.MSG.NEXT.ACTIONS.connector-webhook',
+      '$JS.API.STREAM.DELETE.ACTIONS',
     ])
       await publishDenied(t, c, subject);
     for (const subject of ['act.>', 'ingest.>', 'evt.>', '_INBOX.ingest.>', '>'])
@@ -219,8 +241,12 @@ t.test(
   async (t) => {
     const c = await client('connectors');
     const jsm = await jetstreamManager(c.nc);
-    await jsm.consumers.add('ACTIONS', { durable_name: 'connector-perm', ack_policy: 'explicit' as never });
-    await jsm.consumers.delete('ACTIONS', 'connector-perm');
+    await jsm.consumers.add('ACTIONS', {
+      durable_name: 'connectors-p3',
+      filter_subject: 'act.3.>',
+      ack_policy: 'explicit' as never,
+    });
+    await jsm.consumers.delete('ACTIONS', 'connectors-p3');
     t.equal(
       (await c.js.publish(`ingest.acme.c1.action.sent`, '{}', { msgID: 'perm-out-1' })).stream,
       'EVENTS',
@@ -230,7 +256,7 @@ t.test(
     await (await kvm.open('parley-tokens')).put('perm', 'x');
     await (await kvm.open('parley-executions')).put('perm', 'x');
     for (const subject of [
-      'act.webhook.acme.c1',
+      'act.3.webhook.acme.c1',
       'esc.acme.c1',
       '$KV.parley-state.acme.c1',
       '$KV.parley-leases.p0',
@@ -294,9 +320,9 @@ t.test(
       return p;
     };
     const violations = new Map<string, () => unknown[]>();
-    const actors = await run('actors', ['actors', 'scheduler']);
+    // The connector stage runs inside the partition owners: actors and connectors share the actors user.
+    const actors = await run('actors', ['actors', 'connectors', 'scheduler']);
     const ingest = await run('ingest', ['ingest']);
-    await run('connectors', ['connectors']);
     t.ok(actors.actors, 'actors role started as user actors');
 
     const res = await fetch(`${ingest.ingest!.url}/v1/events`, {
@@ -365,6 +391,11 @@ t.test(
       .replace(/^listen: .*$/m, `listen: "127.0.0.1:-1"\nports_file_dir: ${JSON.stringify(home)}`)
       .replace(/^ {2}store_dir: .*$/m, `  store_dir: ${JSON.stringify(join(home, 'store'))}`);
     t.not(text, readFileSync(join(ROOT, 'nats.conf'), 'utf8'));
+    t.match(
+      text,
+      /publish: \{ allow: \["ingest\.acme\.>"\], deny: \["ingest\.acme\.\*\.admin\.>"\] \}/,
+      'the producer example denies operator event types, as the generated embedded config does',
+    );
     const conf = join(home, 'nats.conf');
     writeFileSync(conf, text);
     const child = spawn('nats-server', ['-c', conf], { env: { ...process.env, ...env }, stdio: 'ignore' });
