@@ -6,6 +6,13 @@
  * `stop()` is idempotent and resolves only after the process has exited (SIGTERM, then SIGKILL after 5 s).
  * Readiness is the server's own ports file (written once its listener is up, named after its pid, so a different
  * process holding the port can never pass for it) followed by a successful TCP connect.
+ *
+ * A parent killed without a chance to stop it (kill -9, OOM) must not leave a server holding the port and the
+ * store: on Linux the server is started through `setpriv --pdeathsig TERM` so the kernel stops it when its
+ * parent dies, and every start first looks for a server a previous run left behind (the pid file
+ * `nats-server.pid` beside the config): one still running our executable with our config file whose parent
+ * has gone is stopped by that pid before the new one starts; one whose parent is still alive is another
+ * running process using the same data directory, reported and left alone.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import {
@@ -54,6 +61,13 @@ export interface NatsServerOptions {
   authorization?: ServerAuthorization;
   /** Extra environment for the server process (passwords the config references as $VARIABLES). */
   env?: Record<string, string>;
+  /**
+   * Stop the server when this process dies, even by SIGKILL (Linux: `setpriv --pdeathsig TERM` when setpriv
+   * is installed; elsewhere only a normal exit stops it). Default true.
+   */
+  dieWithParent?: boolean;
+  /** Where the server's pid and its parent's are recorded; default `nats-server.pid` beside the config. */
+  pidFile?: string;
 }
 
 export interface RunningNatsServer {
@@ -212,6 +226,92 @@ function urlFor(host: string, port: number): string {
   return `nats://${host.includes(':') ? `[${host}]` : host}:${port}`;
 }
 
+/** What a running server records about itself in its pid file. */
+interface PidRecord {
+  pid: number;
+  /** The process that started it. */
+  parent: number;
+  config: string;
+}
+
+export function defaultPidFile(configPath: string): string {
+  return join(dirname(resolve(configPath)), 'nats-server.pid');
+}
+
+/** A live process as /proc shows it (Linux); undefined when it is gone, a zombie, or /proc is unavailable. */
+function processInfo(pid: number): { argv: string[]; ppid: number } | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // "pid (comm) state ppid ...": comm may hold spaces and parentheses, so read after the last ')'.
+    const [state, ppid] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (state === 'Z' || state === 'X') return undefined;
+    const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
+    return { argv, ppid: Number(ppid) };
+  } catch {
+    return undefined;
+  }
+}
+
+function isOurServer(argv: readonly string[], executable: string, configPath: string): boolean {
+  const c = argv.indexOf('-c');
+  return (
+    argv.length > 0 &&
+    basename(argv[0]!) === basename(executable) &&
+    c > 0 &&
+    resolve(argv[c + 1] ?? '') === configPath
+  );
+}
+
+function readPidRecord(file: string): PidRecord | undefined {
+  try {
+    const r = JSON.parse(readFileSync(file, 'utf8')) as Partial<PidRecord>;
+    return Number.isInteger(r.pid) && Number.isInteger(r.parent) && typeof r.config === 'string'
+      ? (r as PidRecord)
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Waits (polling /proc: the process is not our child, so there is no exit event) until `pid` is gone. */
+async function waitGone(pid: number, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (processInfo(pid)) {
+    if (Date.now() > deadline) return false;
+    await sleep(25);
+  }
+  return true;
+}
+
+/**
+ * Stops a server left running by an earlier start with the same config (its parent was killed): only a
+ * process that is our executable with our config file, and only when the parent that started it is gone.
+ * Throws when that parent still runs (another live process uses this data directory).
+ */
+async function reclaimStaleServer(pidFile: string, executable: string, configPath: string): Promise<void> {
+  const record = readPidRecord(pidFile);
+  if (!record || resolve(record.config) !== configPath) return;
+  const info = processInfo(record.pid);
+  if (info && isOurServer(info.argv, executable, configPath)) {
+    if (info.ppid === record.parent && processInfo(record.parent)) {
+      throw new AppError(
+        `a nats-server (pid ${record.pid}) started by process ${record.parent} already runs with ${configPath}\n` +
+          'hint: another `parley start` uses this data directory: stop it, point nats.url at its server, ' +
+          'or use another dataDir',
+        { code: 'NATS_SERVER_IN_USE' },
+      );
+    }
+    // Orphaned (its parent died without stopping it): stop it by that pid, gracefully first.
+    process.kill(record.pid, 'SIGTERM');
+    if (!(await waitGone(record.pid, STOP_GRACE_MS))) {
+      process.kill(record.pid, 'SIGKILL');
+      await waitGone(record.pid, STOP_GRACE_MS);
+    }
+  }
+  rmSync(join(dirname(configPath), `${basename(executable)}_${record.pid}.ports`), { force: true });
+  rmSync(pidFile, { force: true });
+}
+
 /** Writes the configuration, starts nats-server and resolves once it accepts client connections. */
 export async function startNatsServer(opts: NatsServerOptions): Promise<RunningNatsServer> {
   const binary = opts.binary ?? 'nats-server';
@@ -224,6 +324,8 @@ export async function startNatsServer(opts: NatsServerOptions): Promise<RunningN
   const storeDir = isAbsolute(opts.storeDir) ? opts.storeDir : resolve(opts.storeDir);
   mkdirSync(portsFileDir, { recursive: true });
   mkdirSync(storeDir, { recursive: true });
+  const pidFile = resolve(opts.pidFile ?? defaultPidFile(configPath));
+  await reclaimStaleServer(pidFile, executable, configPath);
   writeFileSync(
     configPath,
     renderServerConfig({
@@ -240,9 +342,14 @@ export async function startNatsServer(opts: NatsServerOptions): Promise<RunningN
   chmodSync(configPath, 0o600);
 
   const log = new ServerLog(opts.logFile);
+  // setpriv execs the server in place (same pid): the kernel sends it SIGTERM when this process dies.
+  const setpriv = opts.dieWithParent !== false ? findExecutable('setpriv') : undefined;
+  const [command, args] = setpriv
+    ? [setpriv, ['--pdeathsig', 'TERM', '--', executable, '-c', configPath]]
+    : [executable, ['-c', configPath]];
   let child: ChildProcess;
   try {
-    child = spawn(executable, ['-c', configPath], {
+    child = spawn(command, args, {
       stdio: log.stdio(),
       ...(opts.env ? { env: { ...process.env, ...opts.env } } : {}),
     });
@@ -251,6 +358,10 @@ export async function startNatsServer(opts: NatsServerOptions): Promise<RunningN
     throw new AppError(`could not start ${executable}`, { code: 'NATS_SERVER_START_FAILED', cause: err });
   }
   log.attach(child);
+  if (child.pid !== undefined) {
+    const record: PidRecord = { pid: child.pid, parent: process.pid, config: configPath };
+    writeFileSync(pidFile, `${JSON.stringify(record)}\n`);
+  }
 
   let spawnError: Error | undefined;
   let exitStatus: string | undefined;
@@ -291,6 +402,7 @@ export async function startNatsServer(opts: NatsServerOptions): Promise<RunningN
       process.removeListener('exit', killOnExit);
       log.close();
       rmSync(portsFile, { force: true });
+      if (readPidRecord(pidFile)?.pid === child.pid) rmSync(pidFile, { force: true });
     })();
     return stopping;
   };
