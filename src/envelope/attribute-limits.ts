@@ -1,8 +1,14 @@
 /**
  * Limits on event attributes (free-form JSON from producers): nesting depth, size, string and key lengths.
  * Each problem is reported with the path of the value at fault, so a 400 can name it exactly
- * (`events.3.attributes.profile.bio`).
+ * (`events.3.attributes.profile.bio`). The same check runs on every path: the HTTP ingest refuses with a
+ * 400, the actor dead-letters an event that reached EVENTS another way (a direct NATS publish).
  */
+import { ValidationError } from '../errors/app-error.js';
+
+/** Input refused because it is too large or too deep (a kind of ValidationError: dead-lettered, never retried). */
+export class LimitsExceededError extends ValidationError {}
+
 export interface AttributeLimits {
   /** Nesting depth of objects and arrays; the attributes object itself is depth 1. */
   maxAttributeDepth: number;
@@ -13,6 +19,14 @@ export interface AttributeLimits {
   /** Longest object key, in characters. */
   maxKeyLength: number;
 }
+
+/** The defaults of `http.limits` in parley.yaml (src/config/schema.ts repeats them in its schema). */
+export const DEFAULT_ATTRIBUTE_LIMITS: AttributeLimits = Object.freeze({
+  maxAttributeDepth: 8,
+  maxAttributesBytes: 32 * 1024,
+  maxStringLength: 8192,
+  maxKeyLength: 128,
+});
 
 export interface LimitIssue {
   /** Path below the attributes object. */

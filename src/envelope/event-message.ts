@@ -2,8 +2,14 @@
  * Turns a raw EVENTS message into a validated envelope, and an envelope into the body and headers to
  * publish. Subject tokens (tenant, conversation, type) are authoritative: a body that contradicts its
  * subject is rejected, and a body that omits them (a bare `nats pub`) gets them from the subject.
+ *
+ * With limits (what the actor passes), an event is held to the HTTP ingest's attribute limits whatever path
+ * it came by: the body's nesting is measured before it is decoded (so hostile depth never reaches the
+ * recursive decoder), then depth, size, string and key lengths are checked; a violation throws
+ * LimitsExceededError naming the field.
  */
 import { ValidationError } from '../errors/app-error.js';
+import { type AttributeLimits, checkAttributes, LimitsExceededError } from './attribute-limits.js';
 import { decodeBody, encode } from './codec.js';
 import { type EventEnvelope, EventEnvelopeSchema } from './envelope.js';
 import { HDR_CONTENT_TYPE, HDR_MSG_ID, HDR_TRACE_ID, messageHeaders } from './headers.js';
@@ -33,10 +39,15 @@ export interface RawEvent {
   timestampMs: number;
 }
 
-export function parseEventMessage(raw: RawEvent): EventEnvelope {
+export function parseEventMessage(raw: RawEvent, limits?: AttributeLimits): EventEnvelope {
   const subject = parseEventSubject(raw.subject);
   if (!subject) throw new ValidationError(`not an event subject: ${raw.subject}`);
-  const body = decodeBody(raw.data, raw.header(HDR_CONTENT_TYPE));
+  // The envelope is one level above its attributes.
+  const body = decodeBody(
+    raw.data,
+    raw.header(HDR_CONTENT_TYPE),
+    limits ? limits.maxAttributeDepth + 1 : undefined,
+  );
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     throw new ValidationError('event body must be an object', [
       { path: 'body', message: `got ${Array.isArray(body) ? 'array' : typeof body}` },
@@ -61,6 +72,15 @@ export function parseEventMessage(raw: RawEvent): EventEnvelope {
       'invalid event',
       result.error.issues.map((i) => ({ path: i.path.join('.') || 'body', message: i.message })),
     );
+  }
+  if (limits) {
+    const issues = checkAttributes(result.data.attributes, limits);
+    if (issues.length > 0) {
+      throw new LimitsExceededError(
+        'event exceeds the ingest limits',
+        issues.map((i) => ({ path: ['attributes', ...i.path].join('.'), message: i.message })),
+      );
+    }
   }
   return result.data;
 }

@@ -7,8 +7,12 @@
  * `*`, `>` or whitespace into a subject; the response is `{ results: [{ id, seq, duplicate }] }`.
  */
 import { z } from 'zod';
+import {
+  type AttributeLimits,
+  checkAttributes,
+  DEFAULT_ATTRIBUTE_LIMITS,
+} from '../envelope/attribute-limits.js';
 import { EventTypeSchema, TokenSchema } from '../envelope/envelope.js';
-import { type AttributeLimits, checkAttributes } from './attribute-limits.js';
 
 /** Printable ASCII without spaces: safe as a Nats-Msg-Id header value. */
 const ID_PATTERN = /^[\x21-\x7e]+$/;
@@ -26,10 +30,7 @@ export interface IngestLimits extends AttributeLimits {
 }
 
 export const DEFAULT_INGEST_LIMITS: IngestLimits = Object.freeze({
-  maxAttributeDepth: 8,
-  maxAttributesBytes: 32 * 1024,
-  maxStringLength: 8192,
-  maxKeyLength: 128,
+  ...DEFAULT_ATTRIBUTE_LIMITS,
   maxFutureSeconds: 600,
 });
 

@@ -8,9 +8,28 @@
  * A crash between any two steps is safe: before 2 the redelivered events recompute the same effects and
  * their republish is deduplicated; after 2 the redelivered events are at or below the recorded sequence
  * and are acked without effect. See ARCHITECTURE.md.
+ *
+ * Two more checks keep "exactly once" when the stream cannot: an event whose id was applied within the
+ * dedupe horizon (a replay after the duplicate window, a NATS publish without Nats-Msg-Id) is acked
+ * without effect and audited as a duplicate, the record of ids (actors/recent-ids.ts) being part of the
+ * stored state and so written in the same CAS as the effects it suppresses; and every event is held to the
+ * ingest limits before the transition sees it, so oversized or deeply nested input is dead-lettered, never
+ * allowed to fail later where it would stop the partition. A conversation whose subject tokens cannot be a
+ * state key (non-ASCII) is dead-lettered message by message without touching state.
  */
 import type { ActorKind, TransitionContext } from '../../actors/kind.js';
-import type { EventEnvelope } from '../envelope/envelope.js';
+import {
+  DEFAULT_RECENT_IDS_LIMITS,
+  RecentIds,
+  type RecentIdsLimits,
+  recentIdKey,
+} from '../../actors/recent-ids.js';
+import {
+  type AttributeLimits,
+  DEFAULT_ATTRIBUTE_LIMITS,
+  LimitsExceededError,
+} from '../envelope/attribute-limits.js';
+import { type EventEnvelope, TOKEN_PATTERN } from '../envelope/envelope.js';
 import { parseEventMessage } from '../envelope/event-message.js';
 import { errorMessage, FencedError } from '../errors/app-error.js';
 import type { Logger } from '../obs/logger.js';
@@ -25,6 +44,8 @@ import type { Clock, InboundMessage, OutboundMessage, Publisher, VersionedStore 
 export interface StoredState<S> {
   seq: number;
   state: S;
+  /** Recently applied event ids (RecentIds' stored form); absent when none are remembered. */
+  ids?: Uint8Array;
 }
 
 export interface ActorSettings {
@@ -34,6 +55,10 @@ export interface ActorSettings {
   retryInitialMs: number;
   retryMaxMs: number;
   ackWaitMs: number;
+  /** How long and how many applied event ids each conversation remembers; default 24 h and 1000 ids. */
+  dedupe?: RecentIdsLimits;
+  /** Limits every event is held to (the HTTP ingest's `http.limits`); default their defaults. */
+  eventLimits?: AttributeLimits;
 }
 
 /** What an actor needs from the partition that hosts it. */
@@ -83,6 +108,14 @@ export class ActorCell<S, C extends TransitionContext = TransitionContext> {
   #loaded = false;
   #stored: StoredState<S> | undefined;
   #revision = 0;
+  /**
+   * The ids of #stored, mutated by the fold before its commit: safe because a failed commit kills the cell
+   * (the next one reloads from KV), so in a live cell it always matches what was last committed plus the
+   * batch in progress.
+   */
+  #recent = new RecentIds();
+  /** Tenant and conversation are subject tokens, so they make a valid state key. */
+  readonly #keyable: boolean;
   readonly #attempts = new Map<number, number>();
 
   constructor(host: ActorHost<S, C>, tenant: string, conversation: string) {
@@ -90,6 +123,7 @@ export class ActorCell<S, C extends TransitionContext = TransitionContext> {
     this.tenant = tenant;
     this.conversation = conversation;
     this.key = `${tenant}.${conversation}`;
+    this.#keyable = TOKEN_PATTERN.test(tenant) && TOKEN_PATTERN.test(conversation);
     this.lastActive = host.clock.now();
   }
 
@@ -164,7 +198,11 @@ export class ActorCell<S, C extends TransitionContext = TransitionContext> {
 
   async #process(batch: InboundMessage[]): Promise<void> {
     const h = this.#host;
+    if (!this.#keyable) return this.#refuseAll(batch);
     if (!this.#loaded) await this.#load(batch);
+    const dedupe = h.settings.dedupe ?? DEFAULT_RECENT_IDS_LIMITS;
+    const limits = h.settings.eventLimits ?? DEFAULT_ATTRIBUTE_LIMITS;
+    const recent = this.#recent;
     const enriched = h.enrich ? await this.#enrich(h.enrich, batch) : undefined;
     let stored: StoredState<S> = this.#stored ?? {
       seq: 0,
@@ -175,6 +213,8 @@ export class ActorCell<S, C extends TransitionContext = TransitionContext> {
     let applied = 0;
     let duplicates = 0;
     let deadLettered = 0;
+    let repeated = 0;
+    let remembered = false;
     let retry: { from: number; attempts: number; err: unknown } | undefined;
     let wake: number | null | undefined;
 
@@ -187,25 +227,63 @@ export class ActorCell<S, C extends TransitionContext = TransitionContext> {
       }
       let event: ReturnType<typeof parseEventMessage>;
       try {
-        event = enriched?.get(msg.seq)?.event ?? parseEventMessage(msg);
+        event = enriched?.get(msg.seq)?.event ?? parseEventMessage(msg, limits);
       } catch (err) {
-        out.push(deadLetter(msg, 'undecodable', errorMessage(err), 1));
+        const reason = err instanceof LimitsExceededError ? 'limits-exceeded' : 'undecodable';
+        out.push(deadLetter(msg, reason, errorMessage(err), 1));
         h.log.warn(
-          { partition: h.partition, conversation: this.key, seq: msg.seq, err: errorMessage(err) },
-          'event dead-lettered: cannot be decoded',
+          { partition: h.partition, conversation: this.key, seq: msg.seq, reason, err: errorMessage(err) },
+          reason === 'undecodable'
+            ? 'event dead-lettered: cannot be decoded'
+            : 'event dead-lettered: exceeds the ingest limits',
         );
-        stored = { seq: msg.seq, state: stored.state };
+        stored = { ...stored, seq: msg.seq };
         deadLettered++;
         done.push(msg);
         continue;
       }
+      const idKey = recentIdKey(event);
+      if (recent.has(idKey, msg.timestampMs, dedupe)) {
+        // Applied before under this id (a replay past the duplicate window, or a second publish without
+        // Nats-Msg-Id): no effect but an audit record, and the sequence moves past it.
+        out.push(
+          effectToMessage(
+            {
+              type: 'audit',
+              kind: 'duplicate',
+              record: { type: event.type, reason: 'event id already applied to this conversation' },
+            },
+            event,
+            msg.seq,
+            0,
+            msg.timestampMs,
+            h.partition,
+          ),
+        );
+        h.log.info(
+          { partition: h.partition, conversation: this.key, seq: msg.seq, eventId: event.id },
+          'event ignored: its id was already applied',
+        );
+        stored = { ...stored, seq: msg.seq };
+        repeated++;
+        done.push(msg);
+        continue;
+      }
       let result: ReturnType<ActorKind<S, C>['transition']>;
+      const messages: OutboundMessage[] = [];
+      let eventWake: number | null | undefined;
       try {
         result = h.kind.transition(
           stored.state,
           event,
           h.context(msg.seq, msg.timestampMs, enriched?.get(msg.seq)?.enrichment),
         );
+        // Encoding is inside the per-event guard too: an effect that cannot be encoded fails this event only.
+        for (let e = 0; e < result.effects.length; e++) {
+          const effect = result.effects[e]!;
+          if (effect.type === 'wake') eventWake = effect.at;
+          else messages.push(effectToMessage(effect, event, msg.seq, e, msg.timestampMs, h.partition));
+        }
       } catch (err) {
         const attempts = (this.#attempts.get(msg.seq) ?? 0) + 1;
         if (attempts < h.settings.maxAttempts) {
@@ -219,27 +297,30 @@ export class ActorCell<S, C extends TransitionContext = TransitionContext> {
           { partition: h.partition, conversation: this.key, seq: msg.seq, attempts, err },
           'event dead-lettered after repeated failures; conversation moves on',
         );
-        stored = { seq: msg.seq, state: stored.state };
+        stored = { ...stored, seq: msg.seq };
         deadLettered++;
         done.push(msg);
         continue;
       }
       this.#attempts.delete(msg.seq);
-      for (let e = 0; e < result.effects.length; e++) {
-        const effect = result.effects[e]!;
-        if (effect.type === 'wake') wake = effect.at;
-        else out.push(effectToMessage(effect, event, msg.seq, e, msg.timestampMs, h.partition));
-      }
-      stored = { seq: msg.seq, state: result.state };
+      out.push(...messages);
+      if (eventWake !== undefined) wake = eventWake;
+      recent.add(idKey, msg.timestampMs, dedupe);
+      remembered = true;
+      stored = { ...stored, seq: msg.seq, state: result.state };
       applied++;
       done.push(msg);
     }
 
-    if (applied + deadLettered > 0 || out.length > 0) await this.#commit(out, stored, batch, wake);
+    if (remembered) {
+      const ids = recent.encode();
+      stored = ids ? { ...stored, ids } : { seq: stored.seq, state: stored.state };
+    }
+    if (applied + deadLettered + repeated > 0 || out.length > 0) await this.#commit(out, stored, batch, wake);
     for (const msg of done) msg.ack();
     h.gate.release(done.length);
     if (applied) h.metrics.eventsTotal.inc({ outcome: 'applied' }, applied);
-    if (duplicates) h.metrics.eventsTotal.inc({ outcome: 'duplicate' }, duplicates);
+    if (duplicates + repeated) h.metrics.eventsTotal.inc({ outcome: 'duplicate' }, duplicates + repeated);
     if (deadLettered) h.metrics.eventsTotal.inc({ outcome: 'dead_lettered' }, deadLettered);
     if (done.length) h.metrics.batchEvents.observe(done.length);
 
@@ -263,22 +344,45 @@ export class ActorCell<S, C extends TransitionContext = TransitionContext> {
     }
   }
 
+  /**
+   * A conversation whose subject tokens are not valid tokens (`ingest.acme.café.…`) can have no state key:
+   * each of its messages is dead-lettered as it comes, without loading or writing state, so the partition's
+   * ack floor moves on instead of retrying "invalid key" forever.
+   */
+  async #refuseAll(batch: InboundMessage[]): Promise<void> {
+    const h = this.#host;
+    const why = `conversation "${this.conversation}" or tenant "${this.tenant}" is not a subject token (letters, digits, - and _)`;
+    const out = batch.map((msg) => deadLetter(msg, 'invalid-subject', why, 1));
+    await this.#retrying('commit', batch, () => Promise.all(out.map((m) => h.publisher.publish(m))));
+    for (const m of out) h.metrics.effectsTotal.inc({ type: m.subject.slice(0, m.subject.indexOf('.')) });
+    h.log.warn(
+      { partition: h.partition, conversation: this.key, seqs: batch.map((m) => m.seq) },
+      'events dead-lettered: their subject names no valid conversation',
+    );
+    for (const msg of batch) msg.ack();
+    h.gate.release(batch.length);
+    h.metrics.eventsTotal.inc({ outcome: 'dead_lettered' }, batch.length);
+  }
+
   /** Enriches the batch's new events concurrently (undecodable ones are left to the fold to dead-letter). */
   async #enrich(
     enrich: NonNullable<ActorHost<S, C>['enrich']>,
     batch: InboundMessage[],
   ): Promise<Map<number, { event: EventEnvelope; enrichment?: Record<string, unknown> }>> {
     const applied = this.#stored?.seq ?? 0;
+    const dedupe = this.#host.settings.dedupe ?? DEFAULT_RECENT_IDS_LIMITS;
     const out = new Map<number, { event: EventEnvelope; enrichment?: Record<string, unknown> }>();
     await Promise.all(
       batch.map(async (msg) => {
         if (msg.seq <= applied) return;
         let event: EventEnvelope;
         try {
-          event = parseEventMessage(msg);
+          event = parseEventMessage(msg, this.#host.settings.eventLimits ?? DEFAULT_ATTRIBUTE_LIMITS);
         } catch {
           return;
         }
+        // A repeat of an applied id is not enriched: the fold acks it without effect.
+        if (this.#recent.has(recentIdKey(event), msg.timestampMs, dedupe)) return;
         const result = await enrich(event).catch((err: unknown) => ({ error: errorMessage(err) }));
         // The parsed event is kept so the fold does not decode it a second time.
         out.set(msg.seq, result ? { event, enrichment: result } : { event });
@@ -335,6 +439,7 @@ export class ActorCell<S, C extends TransitionContext = TransitionContext> {
   async #load(batch: InboundMessage[]): Promise<void> {
     const loaded = await this.#retrying('load', batch, () => this.#host.store.load(this.key));
     this.#stored = loaded.value;
+    this.#recent = RecentIds.decode(loaded.value?.ids);
     this.#revision = loaded.revision;
     this.#loaded = true;
   }
