@@ -39,6 +39,8 @@ import type { Membership } from './runtime/partition-balancer.js';
 import type { LeaseRecord } from './runtime/partition-lease.js';
 import { type PartitionStageFactory, systemClock } from './runtime/ports.js';
 import { TimerWheel } from './runtime/timer-wheel.js';
+import { preflight } from './preflight.js';
+import { warnChannelGaps } from './rules/channel-check.js';
 import { startSafety } from './safety-role.js';
 import { SimPlatform } from './sim/sim-platform.js';
 
@@ -95,6 +97,8 @@ export async function start(config: ParleyConfig, options: StartOptions = {}): P
       },
     ]);
   }
+  // Validation first: a process that fails it must not first start a server, connect, or take a lease.
+  preflight(config, roles, { provision: options.provision });
   const owner = newOwnerId();
   const cleanups: Array<() => Promise<void>> = [];
   const cleanup = async () => {
@@ -142,6 +146,7 @@ export async function start(config: ParleyConfig, options: StartOptions = {}): P
       await store.watch();
       cleanups.push(async () => store.stop());
       ruleStore = store;
+      if (roles.has('actors')) warnChannelGaps(store.current.sources, config.tenants, log);
     }
 
     // The connector stage runs inside each partition's owner (same lease, one order from event to send).

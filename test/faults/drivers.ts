@@ -56,6 +56,27 @@ export function plan(o: PlanOptions): PlannedEvent[][] {
   return out;
 }
 
+/**
+ * One more event per conversation after `load` (n = its length): sent last, its delivery proves every earlier
+ * send of that conversation has been decided (sends of a conversation are in order), so a late duplicate
+ * cannot slip in after the check.
+ */
+export function sentinels(load: PlannedEvent[][]): PlannedEvent[][] {
+  return load.map((events) => {
+    const last = events[events.length - 1]!;
+    const n = events.length;
+    return [
+      {
+        ...last,
+        id: `${last.conversation}-e${n}`,
+        n,
+        occurredAt: new Date(Date.parse(last.occurredAt) + 1000).toISOString(),
+        attributes: { n },
+      },
+    ];
+  });
+}
+
 export class Recorder {
   readonly acked: AckedEvent[] = [];
   readonly indeterminate: IndeterminateEvent[] = [];

@@ -40,6 +40,8 @@ export interface HarnessOptions {
   /** Extra config keys for every process (runtime, connectors, http ...). */
   config?: Record<string, unknown>;
   fault?: FaultMode;
+  /** EVENTS duplicate_window in ms (dedupe past the stream's window). */
+  duplicateWindowMs?: number;
   /** Keep the temp dir (logs) after teardown; default: kept only when PARLEY_FAULTS_KEEP is set. */
   keep?: boolean;
 }
@@ -107,6 +109,7 @@ export class Harness {
       partitions: this.partitions,
       webhookUrl: this.receiver.url,
       replicas: this.options.natsNodes === 3 ? 3 : 1,
+      duplicateWindowMs: this.options.duplicateWindowMs,
       extra: { ...(this.options.config ?? {}), ...extra },
     });
     const p = new ParleyProcess({
@@ -127,6 +130,7 @@ export class Harness {
       partitions: this.partitions,
       webhookUrl: this.receiver.url,
       replicas: this.options.natsNodes === 3 ? 3 : 1,
+      duplicateWindowMs: this.options.duplicateWindowMs,
       extra: { ...(this.options.config ?? {}), ...extra },
     });
   }

@@ -39,6 +39,8 @@ export interface ParleyConfigOptions {
   replicas?: number;
   /** Extra keys merged into the config (runtime, connectors, http...). */
   extra?: Record<string, unknown>;
+  /** EVENTS duplicate_window in ms (default: the definition's 10 minutes). */
+  duplicateWindowMs?: number;
 }
 
 function merge(a: Record<string, unknown>, b: Record<string, unknown>): Record<string, unknown> {
@@ -65,12 +67,11 @@ export function writeParleyConfig(o: ParleyConfigOptions): string {
   writeFileSync(join(rules, 'echo.yaml'), ECHO_RULE);
   const streams = join(o.dir, 'streams');
   cpSync(join(PARLEY_ROOT, 'streams'), streams, { recursive: true });
-  if ((o.replicas ?? 1) > 1) {
-    for (const f of readdirSync(streams).filter((f) => f.endsWith('.json') && f !== 'buckets.json')) {
-      const def = JSON.parse(readFileSync(join(streams, f), 'utf8')) as Record<string, unknown>;
-      def.num_replicas = o.replicas;
-      writeFileSync(join(streams, f), JSON.stringify(def, null, 2));
-    }
+  for (const f of readdirSync(streams).filter((f) => f.endsWith('.json') && f !== 'buckets.json')) {
+    const def = JSON.parse(readFileSync(join(streams, f), 'utf8')) as Record<string, unknown>;
+    if ((o.replicas ?? 1) > 1) def.num_replicas = o.replicas;
+    if (o.duplicateWindowMs && def.name === 'EVENTS') def.duplicate_window = o.duplicateWindowMs * 1_000_000;
+    writeFileSync(join(streams, f), JSON.stringify(def, null, 2));
   }
   const config = merge(
     {
@@ -82,7 +83,7 @@ export function writeParleyConfig(o: ParleyConfigOptions): string {
       streams,
       log: { level: 'info' },
       runtime: { leaseTtlMs: 3000 },
-      connectors: { retryInitialMs: 50, retryMaxMs: 1000, sendTimeoutMs: 2000 },
+      connectors: { retryInitialMs: 50, retryMaxMs: 1000 },
       tenants: {
         [TENANT]: {
           auth: { tokens: [TENANT_TOKEN] },
@@ -95,6 +96,11 @@ export function writeParleyConfig(o: ParleyConfigOptions): string {
   const file = join(o.dir, 'parley.yaml');
   writeFileSync(file, JSON.stringify(config, null, 2));
   return file;
+}
+
+/** This process's environment without PARLEY_* (Parley reads those as config overrides; the file rules). */
+export function childEnv(): Record<string, string | undefined> {
+  return Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('PARLEY_')));
 }
 
 export interface ParleyProcessOptions {
@@ -143,7 +149,7 @@ export class ParleyProcess {
     ];
     const proc = spawn(process.execPath, [...args, ...(o.args ?? [])], {
       cwd: PARLEY_ROOT,
-      env: { ...process.env, ...o.env },
+      env: { ...childEnv(), ...o.env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     this.proc = proc;
