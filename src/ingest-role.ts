@@ -72,6 +72,7 @@ export async function startIngest(o: StartIngestOptions): Promise<IngestServer> 
     }),
     tls: readTls(config.http.tls),
     safety: await NatsSafetyStore.open(handles),
+    ...(config.runtime.dedupe.secret ? { dedupeSecret: config.runtime.dedupe.secret } : {}),
     ...(o.rules ? { rules: o.rules } : {}),
   });
   const url = await app.listen({ host: config.http.host, port: config.http.port });

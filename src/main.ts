@@ -30,6 +30,8 @@ import { checkServerVersion } from './nats/server-version.js';
 import { KvTimerIndex } from './nats/timer-index.js';
 import { createLogger, type Logger } from './obs/logger.js';
 import { createRegistry, createRuntimeMetrics } from './obs/metrics.js';
+import { preflight } from './preflight.js';
+import { warnChannelGaps } from './rules/channel-check.js';
 import { RuleStore } from './rules/rule-store.js';
 import { ruleRoutes, startScheduler } from './rules-role.js';
 import type { StoredState } from './runtime/actor-cell.js';
@@ -39,8 +41,6 @@ import type { Membership } from './runtime/partition-balancer.js';
 import type { LeaseRecord } from './runtime/partition-lease.js';
 import { type PartitionStageFactory, systemClock } from './runtime/ports.js';
 import { TimerWheel } from './runtime/timer-wheel.js';
-import { preflight } from './preflight.js';
-import { warnChannelGaps } from './rules/channel-check.js';
 import { startSafety } from './safety-role.js';
 import { SimPlatform } from './sim/sim-platform.js';
 

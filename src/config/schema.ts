@@ -154,6 +154,37 @@ export const HttpSchema = z
   })
   .strict();
 
+export const DedupeSchema = z
+  .object({
+    horizonMs: z
+      .number()
+      .int()
+      .min(0)
+      .default(24 * 60 * 60 * 1000)
+      .describe(
+        'How long (stream time, ms) a conversation remembers an applied event id: a repeat within it is ' +
+          'acked without effect on every path; keep it longer than the EVENTS duplicate window (10 min)',
+      ),
+    maxIds: z
+      .number()
+      .int()
+      .min(0)
+      .max(100_000)
+      .default(1000)
+      .describe(
+        'At most this many ids remembered per conversation (12 bytes each in its state); 0 turns it off',
+      ),
+    secret: z
+      .string()
+      .min(16)
+      .optional()
+      .describe(
+        'Key of the Nats-Msg-Id the HTTP ingest derives (same value on every process); without it the id ' +
+          'is <tenant>:<event id>, which a direct NATS producer could pre-empt (see docs/api.md, Dedupe)',
+      ),
+  })
+  .strict();
+
 export const RuntimeSchema = z
   .object({
     partitions: z
@@ -213,6 +244,9 @@ export const RuntimeSchema = z
       .min(300)
       .default(6000)
       .describe('Partition lease lifetime; renewed every third of it; a taker waits this long'),
+    dedupe: DedupeSchema.default(DedupeSchema.parse({})).describe(
+      'Event-id dedupe beyond the stream: what each conversation remembers, and the key of message ids',
+    ),
   })
   .strict();
 

@@ -11,6 +11,7 @@ import type { ServerOptions as HttpsServerOptions } from 'node:https';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import type { Registry } from 'prom-client';
 import type { ParleyConfig } from '../config/schema.js';
+import { createDedupeKey } from '../envelope/dedupe-key.js';
 import { errorMessage, RetryableError, ValidationError } from '../errors/app-error.js';
 import { createHttpMetrics } from '../obs/http-metrics.js';
 import type { Logger } from '../obs/logger.js';
@@ -55,6 +56,8 @@ export interface AppDeps {
   safety?: SafetyStore;
   /** POST /v1/evaluate and /v1/trigger, when the process has the rules (src/rules/). */
   rules?: RuleRoutesOptions;
+  /** `runtime.dedupe.secret`: keys the Nats-Msg-Id of ingested events (src/envelope/dedupe-key.ts). */
+  dedupeSecret?: string;
 }
 
 interface ErrorBody {
@@ -240,6 +243,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
       limits,
       maxBatch: http.maxBatch,
       dedupeWindowSeconds: limits.dedupeWindowSeconds,
+      msgId: createDedupeKey(deps.dedupeSecret),
       now,
     }),
     events: deps.events,

@@ -7,10 +7,12 @@
  * that reports the same fact twice within one window is deduplicated; the same fact in another window is a
  * new event. (Two reports straddling a window boundary are two events: a fixed bucket, as in the seed.)
  *
- * The stream-wide dedupe key (Nats-Msg-Id) is the id prefixed with the tenant, so one tenant can never
- * suppress another tenant's events by choosing the same ids.
+ * The stream-wide dedupe key (Nats-Msg-Id) is the id scoped by the tenant and, when the deployment has a
+ * dedupe secret, keyed with it (src/envelope/dedupe-key.ts), so no other tenant can suppress an event by
+ * choosing the same ids or by setting that header on a direct NATS publish.
  */
 import { createHash } from 'node:crypto';
+import { createDedupeKey } from '../envelope/dedupe-key.js';
 
 /** JSON with object keys sorted at every level: equal values give equal text whatever the key order. */
 export function canonicalJson(value: unknown): string {
@@ -45,7 +47,5 @@ export function derivedEventId(tenant: string, event: DerivableEvent, windowSeco
   return DERIVED_ID_PREFIX + createHash('sha256').update(material).digest('hex').slice(0, 32);
 }
 
-/** Nats-Msg-Id of an ingested event: unique per tenant. */
-export function ingestMsgId(tenant: string, id: string): string {
-  return `${tenant}:${id}`;
-}
+/** Nats-Msg-Id of an ingested event without a dedupe secret: unique per tenant. */
+export const ingestMsgId = createDedupeKey();

@@ -6,6 +6,7 @@
  * the tenant of the credential; ids are derived for events sent without one.
  */
 import type { z } from 'zod';
+import type { DedupeKey } from '../envelope/dedupe-key.js';
 import { SCHEMA_VERSION } from '../envelope/envelope.js';
 import { type Issue, ValidationError } from '../errors/app-error.js';
 import { ForbiddenError } from './errors.js';
@@ -18,6 +19,8 @@ export interface IngestBodyOptions {
   maxBatch: number;
   /** Time bucket of occurredAt for derived ids, in seconds. */
   dedupeWindowSeconds: number;
+  /** Nats-Msg-Id of an event id (tenant-scoped, keyed when the deployment has a secret); default unkeyed. */
+  msgId?: DedupeKey;
   now: () => number;
 }
 
@@ -51,11 +54,12 @@ function isObject(v: unknown): v is Record<string, unknown> {
 export function createIngestParser(options: IngestBodyOptions): IngestParser {
   const eventSchema = ingestEventSchema(options.limits, options.now);
   const batchSchema = ingestBatchSchema(options.maxBatch);
+  const msgId = options.msgId ?? ingestMsgId;
 
   const prepare = (event: IngestEvent, tenant: string, traceId: string): PreparedEvent => {
     const id = event.id ?? derivedEventId(tenant, event, options.dedupeWindowSeconds);
     return {
-      msgId: ingestMsgId(tenant, id),
+      msgId: msgId(tenant, id),
       envelope: {
         schema: SCHEMA_VERSION,
         id,
