@@ -13,7 +13,7 @@ import type { ParleyConfig } from './config/schema.js';
 import type { ExecutionRecord } from './connectors/executions.js';
 import { PartitionDispatcher } from './connectors/partition-dispatcher.js';
 import type { PreSendGate } from './connectors/pre-send-gate.js';
-import { type Connectors, startConnectors } from './connectors/start-connectors.js';
+import { type Connectors, configuredChannels, startConnectors } from './connectors/start-connectors.js';
 import type { BucketState } from './connectors/token-buckets.js';
 import { ConfigError } from './errors/app-error.js';
 import { type IngestServer, startIngest } from './ingest-role.js';
@@ -202,6 +202,12 @@ export async function start(config: ParleyConfig, options: StartOptions = {}): P
     }
 
     let actors: ActorWorker<ConversationState> | undefined;
+    if (roles.has('actors') && !roles.has('connectors') && configuredChannels(config).length > 0) {
+      log.warn(
+        { channels: configuredChannels(config) },
+        'actors without connectors: the partitions this process owns decide but do not send; their actions wait on ACTIONS for an owner that runs both (--roles actors,connectors)',
+      );
+    }
     if (roles.has('actors') && ruleStore) {
       const rules = ruleStore;
       const timers = new TimerWheel({

@@ -11,7 +11,8 @@
  *
  * Per-account token-bucket rate limits answer 429 with Retry-After (seconds) and retry-after-ms; a
  * configurable share of requests fails with 503 and every request can be slowed down. A repeated
- * Idempotency-Key returns the original answer (counted as a replay, not a send). Every accepted send is
+ * Idempotency-Key, or a repeated webhook-id (as Standard Webhooks receivers dedupe), returns the original
+ * answer (counted as a replay, not a send). Every accepted send is
  * recorded; an accepted send whose action ID (webhook-id or idempotency key) was accepted before is a
  * duplicate — the number every delivery guarantee in Parley is measured by.
  */
@@ -259,7 +260,10 @@ export class SimPlatform {
     const idemKey = headers['idempotency-key'];
     const attemptKey = route.channel === 'webhook' ? headers['webhook-id'] : idemKey;
     if (attemptKey) this.#attempts.set(attemptKey, (this.#attempts.get(attemptKey) ?? 0) + 1);
-    const replayKey = idemKey ? `${route.channel}:${route.account}:${idemKey}` : undefined;
+    // A repeated Idempotency-Key, or a repeated webhook-id (Standard Webhooks receivers dedupe on it), is
+    // answered as the original was: a replay, never a second effect.
+    const dedupeKey = idemKey ?? (route.channel === 'webhook' ? headers['webhook-id'] : undefined);
+    const replayKey = dedupeKey ? `${route.channel}:${route.account}:${dedupeKey}` : undefined;
     const original = replayKey ? this.#byKey.get(replayKey) : undefined;
     if (original) {
       this.#count(route, 'replays');

@@ -71,7 +71,15 @@ export function captureLogger(): { log: Logger; lines: Array<Record<string, unkn
 }
 
 export async function startParley(t: Teardown, config: ParleyConfig, log?: Logger): Promise<Parley> {
-  const parley = await start(config, { logger: log ?? createLogger({ level: 'silent' }), drainMs: 5000 });
+  // A test that configures no channel is not about sending: without the connector stage its actions stay
+  // on ACTIONS (with it they would be dead-lettered as channel_not_configured, and their outcome events
+  // would reach the conversations the test counts).
+  const sends = Object.values(config.tenants).some((tenant) => Object.keys(tenant.channels).length > 0);
+  const parley = await start(config, {
+    logger: log ?? createLogger({ level: 'silent' }),
+    drainMs: 5000,
+    ...(sends ? {} : { roles: ['actors', 'ingest', 'scheduler'] as const }),
+  });
   t.teardown(() => parley.stop());
   return parley;
 }
@@ -218,12 +226,41 @@ export function spawnCli(t: Teardown, args: string[], env: Record<string, string
   };
 }
 
+/** The owner id a child process logged when it connected (`connected to NATS`). */
+export async function childOwner(child: ChildParley): Promise<string> {
+  const line = await child.waitForLine(/"connected to NATS"/);
+  return (JSON.parse(line) as { owner: string }).owner;
+}
+
+/** Every partition's lease record. */
+export async function readLeases(
+  h: NatsHandles,
+  partitions: number,
+): Promise<Array<{ owner: string; epoch: number; released?: boolean } | undefined>> {
+  const kv = await h.kvm.open('parley-leases');
+  return Promise.all(
+    Array.from({ length: partitions }, async (_, p) => {
+      const e = await kv.get(`partitions.${p}`);
+      return e && e.length > 0
+        ? (decodeMsgpack(e.value) as { owner: string; epoch: number; released?: boolean })
+        : undefined;
+    }),
+  );
+}
+
 /** Runs `parley start` from source in a child process (for kill -9 and signal tests). */
 export function spawnParley(
   t: Teardown,
-  config: { natsUrl: string; dataDir: string; partitions: number; env?: Record<string, string> },
+  config: {
+    natsUrl: string;
+    dataDir: string;
+    partitions: number;
+    env?: Record<string, string>;
+    /** `--roles`; default every role. */
+    roles?: string;
+  },
 ): ChildParley {
-  return spawnCli(t, ['start'], {
+  return spawnCli(t, ['start', ...(config.roles ? ['--roles', config.roles] : [])], {
     PARLEY_CONFIG: TEST_CONFIG_FILE,
     PARLEY_NATS__URL: config.natsUrl,
     PARLEY_DATA_DIR: config.dataDir,

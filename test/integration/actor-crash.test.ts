@@ -8,9 +8,11 @@ import type { EventEnvelope } from '../../src/envelope/envelope.js';
 import type { NatsHandles } from '../../src/nats/connection.js';
 import { startTestNats } from '../helpers/nats-server.js';
 import {
+  childOwner,
   connect,
   event,
   publishEvents,
+  readLeases,
   readState,
   spawnParley,
   streamCount,
@@ -77,7 +79,7 @@ t.test('runtime - kill -9 mid-stream, restart: every event applied exactly once,
   const nats = await startTestNats(t, { partitions: PARTITIONS });
   const h = await connect(t, nats.url);
   const dataDir = tempDir(t);
-  const first = spawnParley(t, { natsUrl: nats.url, dataDir, partitions: PARTITIONS });
+  const first = spawnParley(t, { natsUrl: nats.url, dataDir, partitions: PARTITIONS, roles: 'actors' });
   await first.waitForLine(/actors running/);
 
   let second: ReturnType<typeof spawnParley> | undefined;
@@ -87,15 +89,16 @@ t.test('runtime - kill -9 mid-stream, restart: every event applied exactly once,
       t.equal(await first.exited, null, 'the first process died by SIGKILL');
     }
     if (slice === 5) {
-      second = spawnParley(t, { natsUrl: nats.url, dataDir, partitions: PARTITIONS });
+      second = spawnParley(t, { natsUrl: nats.url, dataDir, partitions: PARTITIONS, roles: 'actors' });
     }
   });
-  await second!.waitForLine(/actors running/);
-  t.ok(
-    second!.lines.some((l) => /taken over from another owner/.test(l)),
-    "the new process took over the dead one's leases",
-  );
   await verifyExactlyOnce(t, h);
+  const secondOwner = await childOwner(second!);
+  const leases = await readLeases(h, PARTITIONS);
+  t.ok(
+    leases.every((l) => l?.owner === secondOwner && l.epoch >= 2),
+    "the new process took the dead one's expired leases over",
+  );
   second!.proc.kill('SIGTERM');
   t.equal(await second!.exited, 0, 'clean exit on SIGTERM');
 });
@@ -104,7 +107,7 @@ t.test('runtime - SIGTERM during load drains without losing or duplicating anyth
   const nats = await startTestNats(t, { partitions: PARTITIONS });
   const h = await connect(t, nats.url);
   const dataDir = tempDir(t);
-  const first = spawnParley(t, { natsUrl: nats.url, dataDir, partitions: PARTITIONS });
+  const first = spawnParley(t, { natsUrl: nats.url, dataDir, partitions: PARTITIONS, roles: 'actors' });
   await first.waitForLine(/actors running/);
 
   let second: ReturnType<typeof spawnParley> | undefined;
@@ -112,7 +115,7 @@ t.test('runtime - SIGTERM during load drains without losing or duplicating anyth
     if (slice === 3) first.proc.kill('SIGTERM');
     if (slice === 5) {
       t.equal(await first.exited, 0, 'the first process exited cleanly after draining');
-      second = spawnParley(t, { natsUrl: nats.url, dataDir, partitions: PARTITIONS });
+      second = spawnParley(t, { natsUrl: nats.url, dataDir, partitions: PARTITIONS, roles: 'actors' });
     }
   });
   t.ok(
@@ -121,8 +124,8 @@ t.test('runtime - SIGTERM during load drains without losing or duplicating anyth
   );
   await second!.waitForLine(/actors running/);
   t.notOk(
-    second!.lines.some((l) => /taken over from another owner/.test(l)),
-    'leases were released: no takeover wait',
+    second!.lines.some((l) => /taken over|lease expired/.test(l)),
+    'leases were released: taken without a takeover wait',
   );
   await verifyExactlyOnce(t, h);
   const status = await h.jsm.consumers.info('EVENTS', 'actors-p00');

@@ -1,10 +1,12 @@
 /**
- * kill -9 mid-send: a connector child process kills itself (SIGKILL, connectors.crashAt) between claim and
- * send, between send and record, or between record and ack; a second process takes over after AckWait.
- * Nothing reaches the simulated platform or the webhook receiver twice:
- * - platform DM (Idempotency-Key): the stale claim is resent with the same key; the platform replays;
- * - webhook (no way to ask the receiver): the stale claim is dead-lettered as ambiguous, never resent,
- *   and an operator redrive delivers it once when it had not arrived;
+ * kill -9 mid-send: a partition owner (`--roles actors,connectors`) kills itself (SIGKILL,
+ * connectors.crashAt) between claim and send, between send and record, or between record and ack; a second
+ * process takes the expired leases over and resumes the ACTIONS consumers from their ack floor. Nothing is
+ * delivered twice as an effect, and no operator is needed:
+ * - platform DM (Idempotency-Key) and webhook (webhook-id, which Standard Webhooks receivers dedupe on):
+ *   the stale claim is resent with the same key; a receiver that had it replays;
+ * - a webhook channel set to `uncertain: dead-letter` (a receiver that does not dedupe): dead-lettered as
+ *   ambiguous, never resent, and an operator redrive delivers it once;
  * - crash after the record: the action is acked without sending.
  */
 import t, { type Test } from 'tap';
@@ -29,23 +31,34 @@ const ACTIONS = 3;
 
 type Channel = 'platform-dm' | 'webhook';
 
-function channelConfig(channel: Channel, sim: SimPlatform): Record<string, unknown> {
+function channelConfig(channel: Channel, sim: SimPlatform, deadLetter: boolean): Record<string, unknown> {
   return channel === 'webhook'
-    ? { webhook: { url: `${sim.url}/hooks/acme`, secret: 'whsec_c2VjcmV0LWZvci1jcmFzaC10ZXN0cw==' } }
+    ? {
+        webhook: {
+          url: `${sim.url}/hooks/acme`,
+          secret: 'whsec_c2VjcmV0LWZvci1jcmFzaC10ZXN0cw==',
+          ...(deadLetter ? { uncertain: 'dead-letter' } : {}),
+        },
+      }
     : { 'platform-dm': { url: sim.url } };
 }
 
-async function crashAndTakeOver(t: Test, channel: Channel, crashAt: 'claimed' | 'sent' | 'recorded') {
+async function crashAndTakeOver(
+  t: Test,
+  channel: Channel,
+  crashAt: 'claimed' | 'sent' | 'recorded',
+  deadLetter = false,
+) {
   const nats = await startTestNats(t, { partitions: PARTITIONS });
   const sim = await startSim(t);
   const config = {
     partitions: PARTITIONS,
     connectors: CONNECTORS,
-    tenants: { acme: { channels: channelConfig(channel, sim) } },
+    tenants: { acme: { channels: channelConfig(channel, sim, deadLetter) } },
   };
   const h = await connect(t, nats.url);
   const first = spawnConnectors(t, nats.url, config, { PARLEY_CONNECTORS__CRASH_AT: crashAt });
-  await first.waitForLine(/connectors running/);
+  await first.waitForLine(/actors running/);
   const actions = Array.from({ length: ACTIONS }, (_, i) => action('acme', `k${i}`, 1, channel));
   // One action meets the crash; the others arrive after the takeover, so the outcome is exact.
   await publishActions(h, actions.slice(0, 1), PARTITIONS);
@@ -57,7 +70,7 @@ async function crashAndTakeOver(t: Test, channel: Channel, crashAt: 'claimed' | 
   const deliveredBeforeCrash = sim.stats().accepted;
 
   const second = spawnConnectors(t, nats.url, config);
-  await second.waitForLine(/connectors running/);
+  await second.waitForLine(/actors running/);
   await publishActions(h, actions.slice(1), PARTITIONS);
   await waitFor(
     'every action settled',
@@ -73,7 +86,7 @@ async function crashAndTakeOver(t: Test, channel: Channel, crashAt: 'claimed' | 
   t.equal(stats.duplicates, 0, 'no duplicate reached the platform');
   for (const a of actions)
     t.ok(
-      sim.requestCount(a.id) <= (channel === 'platform-dm' ? 2 : 1),
+      sim.requestCount(a.id) <= (deadLetter ? 1 : 2),
       `${a.id}: at most one delivery attempt reached the receiver per process that owned it`,
     );
   return { h, sim, stats, deliveredBeforeCrash, actions };
@@ -102,35 +115,44 @@ t.test(
 );
 
 t.test(
-  'connectors - kill -9 between send and record (webhook): dead-lettered as ambiguous, never resent',
+  'connectors - kill -9 between send and record (webhook): resent with the same webhook-id, which the receiver dedupes',
   async (t) => {
-    const { stats, h, actions } = await crashAndTakeOver(t, 'webhook', 'sent');
-    t.equal(stats.accepted, ACTIONS, 'each webhook arrived once (the crashed one before the crash)');
+    const { stats, h, deliveredBeforeCrash } = await crashAndTakeOver(t, 'webhook', 'sent');
+    t.ok(deliveredBeforeCrash >= 1, 'the receiver had the webhook before the crash');
+    t.equal(stats.accepted, ACTIONS, 'each webhook accepted once');
+    t.ok(stats.replays >= 1, `the takeover resent it under the same webhook-id (${stats.replays} replay)`);
+    t.equal(
+      (await deadLetters(h, 'dlq.webhook.acme')).length,
+      0,
+      'nothing dead-lettered: no operator needed',
+    );
+    t.equal((await outcomeEvents(h, 'action.sent')).length, ACTIONS, 'one action.sent each');
+  },
+);
+
+t.test('connectors - kill -9 between claim and send (webhook): sent once by the new owner', async (t) => {
+  const { stats, h } = await crashAndTakeOver(t, 'webhook', 'claimed');
+  t.equal(stats.accepted, ACTIONS, 'every webhook delivered once');
+  t.equal((await deadLetters(h, 'dlq.webhook.acme')).length, 0, 'nothing dead-lettered');
+});
+
+t.test(
+  'connectors - kill -9 between claim and send (webhook, uncertain: dead-letter): ambiguous, never resent; redrive delivers once',
+  async (t) => {
+    const { stats, h, sim } = await crashAndTakeOver(t, 'webhook', 'claimed', true);
+    t.equal(stats.accepted, ACTIONS - 1, 'the crashed action was not sent blindly');
     const dead = await deadLetters(h, 'dlq.webhook.acme');
-    t.equal(dead.length, 1, 'one dead letter');
-    t.equal(dead[0]!.reason, 'ambiguous', 'reason: ambiguous');
+    t.equal(dead.length, 1, 'it waits in the DLQ as ambiguous');
+    t.equal(dead[0]!.reason, 'ambiguous');
     t.match(
       dead[0]!.error,
       /cannot confirm whether it was delivered/,
       'the error says why it was not resent',
     );
-    t.ok(actions.some((a) => a.id === (dead[0]!.action as { id: string }).id));
-  },
-);
-
-t.test(
-  'connectors - kill -9 between claim and send (webhook): ambiguous, not resent; redrive delivers once',
-  async (t) => {
-    const { stats, h, sim } = await crashAndTakeOver(t, 'webhook', 'claimed');
-    t.equal(stats.accepted, ACTIONS - 1, 'the crashed action was not sent blindly');
-    const dead = await deadLetters(h, 'dlq.webhook.acme');
-    t.equal(dead.length, 1, 'it waits in the DLQ as ambiguous');
-    t.equal(dead[0]!.reason, 'ambiguous');
     // An operator who checked the receiver redrives it; the surviving process delivers it.
     const store: DeadLetterStore = new NatsDeadLetterStore(h);
     await new DeadLetters(store, new JetStreamPublisher(h.js)).redrive(dead[0]!.seq, 'test');
     await waitFor('the redriven webhook', async () => sim.stats().accepted >= ACTIONS, 30_000);
-    await new Promise((r) => setTimeout(r, 500));
     t.equal(sim.stats().accepted, ACTIONS, 'delivered once after the redrive');
     t.equal(sim.stats().duplicates, 0, 'no duplicate');
   },
