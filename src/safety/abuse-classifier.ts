@@ -1,42 +1,129 @@
 /**
- * Abuse / harassment: threats and insults aimed at the creator or staff. Escalated (high priority); automation
- * must not keep cheerfully messaging someone who is threatening.
+ * Abuse / harassment aimed at the creator or staff: threats (with or without profanity: "I'll find you",
+ * "I'll ruin your life"), doxxing ("I'll post your address"), sextortion ("send more or I post the ones I
+ * have"), telling them to die, targeted insults, and (at low confidence) hostility. Escalated (high
+ * priority); automation must not keep cheerfully messaging someone who is threatening. Profanity alone is
+ * not abuse: fans swear in delight. Banter ("you killed it", "I'll shoot you an email") is left alone.
  */
 import { type LexiconEntry, type LexiconOptions, lexiconClassifier, type TextClassifier } from './lexicon.js';
 
+const entries = (detail: string, confidence: number, patterns: string[], unless?: string): LexiconEntry[] =>
+  patterns.map((pattern) => ({ pattern, confidence, detail, ...(unless ? { unless } : {}) }));
+
+const CLOSE =
+  '[husband|wife|boss|family|mom|mum|dad|parents|boyfriend|girlfriend|employer|kids|partner|friends|followers|manager]';
+/** Friendly meetings and figures of speech a threat phrase also fits. */
+const BANTER =
+  '\\b(in the crowd|at the (meet|show|concert|signing|gig|event|meetup|con|festival)|meet and greet|shoot you (an?|the) (email|message|text|dm|msg|line|note|link)|regret not (trying|buying|coming|watching|getting|seeing|joining)|watch your back (while|when|on|during))\\b';
+
 export const ABUSE_LEXICON: readonly LexiconEntry[] = [
-  ...[
-    'kill you',
-    'i know where you live',
-    'you deserve to die',
-    'hope you die',
-    'go die',
+  ...entries(
+    'threat',
+    0.95,
+    [
+      'kill you',
+      '[will|going to|want to|would|gonna] [kill|hurt|murder|stab|shoot|beat|choke|strangle|punch|slap|burn|destroy|ruin|end] [you|your]',
+      '[will|going to|want to|gonna] [find|track|hunt|expose|follow] you',
+      'know where [you|your] [live|kids|family|parents|work|go|sleep]',
+      'i know where you live',
+      'know your [kids|kid|childrens|children|family|address|real name|school|workplace|location|parents|ip|car|schedule]',
+      'know which [gym|school|building|street|house|office|hotel|room] you',
+      'watch your back',
+      'you will [regret|be sorry|pay|suffer|see what happens]',
+      'you are going to [regret|be sorry|pay|suffer]',
+      '[make|making] you [pay|suffer|regret]',
+      'i am coming for you',
+      'coming [to|for] your [house|home|apartment|door|family|kids|work|job]',
+      '[waiting|wait|be] outside your [house|building|home|place|work|door|window|apartment]',
+      '[follow|followed|following] you home',
+      'saw you at the [grocery store|gym|store|supermarket|mall|park|station]',
+      'can not hide',
+      'track you down',
+      '[come|coming] find you',
+      'you are dead [meat|]',
+      'you will be dead',
+      'see you soon [devil|knife|gun]',
+      '[devil|knife|gun] ~ see you soon',
+      'put you in [the|a] hospital',
+      'burn your [house|home|place|car] [down|]',
+      'beat [your ass|you up|the shit out of you]',
+      'someone should [shoot|kill|hurt|teach|rape|stab|beat|hit] you',
+      'teach you a lesson',
+      'hope [you|someone|somebody] ~ [die|dies|hurts you|get hurt|gets hurt|get cancer|gets cancer|get raped|gets raped|suffer|suffers|kills you]',
+      'you deserve to [die|be raped|get raped|suffer|get hurt|be hurt]',
+      'make your life [hell|a living hell|miserable]',
+      'ruin [your|you]',
+      'get you [fired|banned|cancelled|canceled|arrested|deported]',
+      'report you to your [employer|boss|work|job|school]',
+      'never work again',
+      'spread* [rumors|rumours|lies] about you',
+      'tell everyone [your address|your secret|your secrets|what you are|what you did|where you live]',
+      'make sure everyone knows what you [are|did]',
+      `your ${CLOSE} will [find out|know|see]`,
+      `[send|sending|show|showing|forward|forwarding|sent] ~ to your ${CLOSE}`,
+      'rape*',
+      'you will be sorry',
+      'or else',
+    ],
+    BANTER,
+  ),
+  ...entries('doxxing', 0.95, [
+    'dox*',
+    '[post|posting|leak|leaking|share|sharing|publish] your [home|real|] [address|number|phone number|location|info|details|name|ip]',
+    'your [home|] address [everywhere|online|on twitter|on reddit]',
+    'found your [address|house|home|location|family|real name|parents|number]',
+    'i have your [ip|address|number|phone number|real name]',
+    'hack your [account|accounts|phone|email|socials|page]',
+  ]),
+  ...entries('sextortion', 0.95, [
+    'or i will [post|share|send|leak|tell|show|expose|release|upload]',
+    'or [everyone|your family|your friends] [sees|will see|gets|finds out]',
+    'if you do not [pay|send] ~ i will',
+    '[leak|post|release|upload] your [nudes|pics|photos|videos|private*|content]',
+    'share your [nudes|private pics|photos with everyone|pics with everyone|videos with everyone]',
+    'i have your [pics|photos|nudes|videos|pictures]',
+    'do what i say',
+    'send [nudes|me nudes] or',
+    '[pay me|send me] ~ or',
+    'if you block me',
+    'blocking me [will not|does not|wont] [help|stop me|save you]',
+    '[make|made] another account',
+  ]),
+  ...entries('self-harm-incitement', 0.95, [
     'kill yourself',
     'kys',
-    'rape*',
-    'i will find you',
-    "i'll find you",
-    'watch your back',
-    'you will regret',
-  ].map((pattern) => ({ pattern, confidence: 0.95, detail: 'threat' })),
-  ...[
+    'go die',
+    'end yourself',
+    'nobody would miss you',
+    'do everyone a favor',
+  ]),
+  ...entries('insult', 0.85, [
+    'fuck [you|off]',
     'fuck you',
-    'fuck off',
+    'shut the fuck up',
+    'shut up [you|bitch|idiot|loser|whore|slut]',
     'bitch',
     'whore',
     'slut',
     'cunt',
+    'hoe',
     'piece of shit',
-    'worthless',
     'retard*',
-    'stupid cow',
-    'ugly pig',
-  ].map((pattern) => ({ pattern, confidence: 0.85, detail: 'insult' })),
-  ...['hate you', 'idiot', 'shut up', 'loser'].map((pattern) => ({
-    pattern,
-    confidence: 0.55,
-    detail: 'hostile',
-  })),
+    'eat shit',
+    'go to hell',
+    '[stupid|ugly|fat|dumb|disgusting|pathetic] [cow|pig|loser|bitch|whore|slut|idiot|freak|hoe|moron]',
+    'you are [such|so|a|an|the|just|] ~ [trash|garbage|pathetic|disgusting|ugly|stupid|worthless|fraud|liar|loser|idiot|moron|joke|waste of space|pig|cow|freak|creep|scum|nothing|whore|slut]',
+    'nobody loves you',
+    'you should be ashamed',
+  ]),
+  ...entries('hostile', 0.8, ['i [really|fucking|so|just|] hate you']),
+  ...entries(
+    'hostile',
+    0.55,
+    ['hate you', 'idiot', 'loser', 'you are dead to me'],
+    '\\b(i am|i was|i feel like|i felt like|what an?) (such |so |a |an |an absolute |a total |a complete )*(idiot|loser)\\b',
+  ),
+  { pattern: 'shut up', confidence: 0.55, detail: 'hostile', whole: true },
 ];
 
 export function abuseClassifier(options?: LexiconOptions): TextClassifier {

@@ -1,18 +1,33 @@
 /**
  * The mechanics every deterministic classifier shares: a lexicon of phrases (or regular expressions) with a
- * confidence each, matched against normalized message text; the strongest match wins. Phrases match whole
- * words (`*` stands for the rest of a word); `whole: true` entries must be the entire message (STOP).
- * Compiled once per policy; matching is a handful of regex tests per message.
+ * confidence each, matched against normalized message text (normalize.ts); the strongest match that is not
+ * negated or reported wins. Compiled once per policy; one combined test rejects most messages at once.
+ *
+ * Phrase syntax, over normalized words: `*` ends a word with anything (refund* = refunds, refunded);
+ * `[a|b c|]` is one of the alternatives (an empty one makes the group optional); `~` skips up to three
+ * words. Every letter of a phrase may repeat in the message (stop = stoooop). `whole: true` entries must be
+ * the entire message (STOP), looked up with repeats and repeated words squeezed out.
+ *
+ * Negation and reported speech: a phrase preceded (within two words, not counting intent words such as
+ * "going to", "ever", "really") by a negator of the classifier (not, never, ...) does not count ("please do
+ * not stop sending me pics"); nor, for classifiers that name them, one preceded by a reporting word ("my
+ * friend said ..."). `unless` drops an entry whenever its regex matches anywhere in the message (a refund
+ * question asked before buying).
  */
 import { z } from 'zod';
+import { normalizeText, squeeze } from './normalize.js';
 import { type ClassifierVerdict, NONE } from './verdict.js';
+
+export { normalizeText } from './normalize.js';
 
 export const LexiconEntrySchema = z
   .object({
     pattern: z
       .string()
       .min(1)
-      .describe('A phrase (whole words, `*` = rest of a word) or a regex with regex: true'),
+      .describe(
+        'A phrase (whole words; `*` = rest of a word, `[a|b]` = alternatives, `~` = up to three words) or a regex with regex: true',
+      ),
     confidence: z.number().min(0).max(1).default(0.9).describe('Confidence of the label when this matches'),
     detail: z
       .string()
@@ -23,6 +38,14 @@ export const LexiconEntrySchema = z
       .default(false)
       .describe('Treat `pattern` as a regular expression over normalized text'),
     whole: z.boolean().default(false).describe('Match only when the entire message is this phrase'),
+    negatable: z
+      .boolean()
+      .optional()
+      .describe('A negation just before the match cancels it; default true for phrases, false for regexes'),
+    unless: z
+      .string()
+      .optional()
+      .describe('Regular expression over the normalized message: when it matches, this entry does not'),
   })
   .strict();
 
@@ -38,55 +61,172 @@ export const LexiconOptionsSchema = z
     replaceDefaults: z
       .boolean()
       .default(false)
-      .describe('Use only `patterns`, dropping the built-in English lexicon'),
+      .describe('Use only `patterns`, dropping the built-in lexicon'),
   })
   .strict();
 
 export type LexiconOptions = z.input<typeof LexiconOptionsSchema>;
 
-/** Lower case, NFKC, straight apostrophes, punctuation to spaces, single spaces. */
-export function normalizeText(text: string): string {
-  return text
-    .normalize('NFKC')
-    .toLowerCase()
-    .replace(/[\u2018\u2019\u02bc]/g, "'")
-    .replace(/[^\p{L}\p{N}'\s]+/gu, ' ')
-    .replace(/\s+/g, ' ')
-    .trim();
+/** How a classifier reads the words before a match. */
+export interface LexiconCues {
+  /** Words that cancel a phrase right after them (not, never, ...). */
+  negators?: readonly string[];
+  /** Words that make a phrase someone else's words (said, lyrics, ...): the match is `reported`. */
+  reported?: readonly string[];
+  /** Words looked through when reading back (going, to, ever, really, ...). */
+  skip?: readonly string[];
+  /** How many words back to read (default 2). */
+  window?: number;
+  /** Words that may surround a whole-message keyword ("stop please", "stop. seriously."). */
+  fillers?: readonly string[];
 }
+
+export const DEFAULT_NEGATORS = ['not', 'never', 'nor', 'neither'] as const;
+const DEFAULT_SKIP = [
+  'going',
+  'to',
+  'ever',
+  'even',
+  'really',
+  'just',
+  'want',
+  'wanting',
+  'trying',
+  'try',
+  'planning',
+  'plan',
+  'gonna',
+  'would',
+  'will',
+  'be',
+  'do',
+  'does',
+  'did',
+  'please',
+  'again',
+] as const;
 
 interface Compiled {
   re: RegExp;
+  /** Squeezed words one of which the message must contain for this entry to match (`x*` = a prefix). */
+  anchors?: readonly string[];
   confidence: number;
   detail?: string;
-  whole: boolean;
-  phrase?: string;
+  negatable: boolean;
+  unless?: RegExp;
+  /** Matched against ` text ` (padded) when true; against the plain normalized text otherwise. */
+  padded: boolean;
 }
 
 function escapeRegex(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
+const WILD = 'zxwildxz';
+
+/** Normalized words of a phrase fragment, `*` kept at the end of a word. */
+function phraseWords(fragment: string): string[] {
+  const marked = fragment.replace(/\*+/g, WILD);
+  return normalizeText(marked)
+    .split(' ')
+    .filter(Boolean)
+    .map((w) => (w.endsWith(WILD) ? `${w.slice(0, -WILD.length)}*` : w.replace(WILD, '')));
+}
+
+/** One word as a regex followed by a space: each letter may repeat, `*` takes the rest of the word. */
+function wordRegex(w: string): string {
+  const wild = w.endsWith('*');
+  const base = wild ? w.slice(0, -1) : w;
+  let out = '';
+  for (let i = 0; i < base.length; i++) {
+    const c = base[i]!;
+    if (base[i - 1] === c) continue;
+    out += /\p{L}/u.test(c) ? `${escapeRegex(c)}+` : escapeRegex(c);
+  }
+  // Normalized words are letters and digits: anything up to the next space is the rest of the word.
+  return `${out}${wild ? '[^ ]*' : ''} `;
+}
+
+/**
+ * Phrase syntax (see the module header) to a regex over ` text ` (padded with spaces), and the anchors: the
+ * words of its longest plain word or of a required group, one of which any match contains.
+ */
+export function compilePhrase(pattern: string): { re: RegExp; anchors?: string[] } {
+  let body = ' ';
+  let anchors: string[] | undefined;
+  // The best anchors are rare words: long ones, few of them, no everyday word among them.
+  const score = (xs: string[]) =>
+    (xs.some((x) => COMMON.has(x.replace(/\*$/, '')) || x.length < 3) ? -100 : 0) +
+    Math.min(...xs.map((x) => x.length)) -
+    xs.length / 2;
+  const better = (cand: string[]) => {
+    if (!anchors || score(cand) > score(anchors)) anchors = cand;
+  };
+  const re = /\[([^\]]*)\]|~|[^\s[~]+/g;
+  for (const m of pattern.matchAll(re)) {
+    if (m[1] !== undefined) {
+      const words = m[1].split('|').map(phraseWords);
+      const alts = words.map((ws) => ws.map(wordRegex).join(''));
+      const optional = alts.some((a) => a === '');
+      body += `(?:${alts.filter(Boolean).join('|')})${optional ? '?' : ''}`;
+      if (!optional) better(words.map((ws) => anchorOf(ws[0]!)));
+    } else if (m[0] === '~') body += '(?:[^ ]+ ){0,3}';
+    else {
+      const words = phraseWords(m[0]);
+      body += words.map(wordRegex).join('');
+      for (const w of words) better([anchorOf(w)]);
+    }
+  }
+  return { re: new RegExp(body, NON_ASCII.test(body) ? 'gu' : 'g'), ...(anchors ? { anchors } : {}) };
+}
+
+const NON_ASCII = /[\u0080-\uffff]/;
+const COMMON = new Set(
+  (
+    'i you your me my to the a an is am are was not do did does will be it its this that of for on in and so ' +
+    'just going want would can have has what how get got if all no we us they them he she at by or with from ' +
+    'now please more any again never'
+  ).split(' '),
+);
+
+/** A phrase word as an anchor: squeezed; a wildcard word keeps its `*` (a prefix). */
+function anchorOf(word: string): string {
+  return word.endsWith('*') ? `${squeeze(word.slice(0, -1))}*` : squeeze(word);
+}
+
+/** The squeezed words of the last message classified: every classifier of a policy reads the same one. */
+let lastView: { text: string; list: string[]; words: Set<string> } | undefined;
+function wordView(text: string): { list: string[]; words: Set<string> } {
+  if (lastView?.text !== text) {
+    const list = squeeze(text).split(' ');
+    lastView = { text, list, words: new Set(list) };
+  }
+  return lastView;
+}
+
+/** Whether the message's squeezed words contain an anchor. */
+function anchored(anchors: readonly string[], words: ReadonlySet<string>, list: readonly string[]): boolean {
+  for (const a of anchors) {
+    if (a.endsWith('*')) {
+      const prefix = a.slice(0, -1);
+      if (list.some((w) => w.startsWith(prefix))) return true;
+    } else if (words.has(a)) return true;
+  }
+  return false;
+}
+
 function compileEntry(raw: LexiconEntry): Compiled {
   const e = LexiconEntrySchema.parse(raw);
+  const unless = e.unless ? new RegExp(e.unless, 'u') : undefined;
+  const common = { confidence: e.confidence, detail: e.detail, ...(unless ? { unless } : {}) };
   if (e.regex)
-    return { re: new RegExp(e.pattern, 'u'), confidence: e.confidence, detail: e.detail, whole: false };
-  const phrase = e.pattern
-    .split(/\s+/)
-    .filter(Boolean)
-    .map((w) => normalizeText(w.replace(/\*+$/, '')) + (w.endsWith('*') ? '*' : ''))
-    .join(' ');
-  if (e.whole) return { re: /$^/, confidence: e.confidence, detail: e.detail, whole: true, phrase };
-  const body = phrase
-    .split(' ')
-    .map((w) => escapeRegex(w.replace(/\*/g, '')) + (w.endsWith('*') ? "[\\p{L}\\p{N}']*" : ''))
-    .join(' ');
-  return {
-    re: new RegExp(`(?:^| )${body}(?= |$)`, 'u'),
-    confidence: e.confidence,
-    detail: e.detail,
-    whole: false,
-  };
+    return { re: new RegExp(e.pattern, 'gu'), negatable: e.negatable ?? false, padded: false, ...common };
+  return { ...compilePhrase(e.pattern), negatable: e.negatable ?? true, padded: true, ...common };
+}
+
+/** The key a whole-message keyword is looked up by: repeats squeezed, a repeated word once (stop stop). */
+function wholeKey(normalized: string): string {
+  return squeeze(normalized).replace(/\b(\S+)(?: \1\b)+/g, '$1');
 }
 
 export interface TextClassifier {
@@ -104,50 +244,105 @@ function snippet(text: string, index: number, length: number): string {
   return `${from > 0 ? '…' : ''}${text.slice(from, to).trim()}${to < text.length ? '…' : ''}`;
 }
 
+type Reading = 'negated' | 'reported' | undefined;
+
+/** What the words before `index` make of a match there. */
+function readBack(text: string, index: number, cues: Required<LexiconCues>, skip: Set<string>): Reading {
+  const before = text.slice(0, index).trim();
+  if (!before) return undefined;
+  const words = before.split(' ');
+  let counted = 0;
+  for (let i = words.length - 1; i >= 0 && counted < cues.window; i--) {
+    const w = words[i]!;
+    if (cues.negators.includes(w)) return 'negated';
+    if (cues.reported.includes(w)) return 'reported';
+    if (!skip.has(w)) counted++;
+  }
+  return undefined;
+}
+
 /** A classifier over `defaults` adjusted by `options` (extra entries, or a replacement lexicon). */
 export function lexiconClassifier(
   name: string,
   label: string,
   defaults: readonly LexiconEntry[],
   options: LexiconOptions = {},
+  cueOptions: LexiconCues = {},
 ): TextClassifier {
   const o = LexiconOptionsSchema.parse(options);
-  const entries = (o.replaceDefaults ? o.patterns : [...defaults, ...o.patterns]).map(compileEntry);
-  const wholes = new Map<string, Compiled>();
-  for (const e of entries) if (e.whole && e.phrase) wholes.set(e.phrase, e);
-  const partial = entries.filter((e) => !e.whole);
+  const raw = o.replaceDefaults ? o.patterns : [...defaults, ...o.patterns];
+  const cues: Required<LexiconCues> = {
+    negators: cueOptions.negators ?? DEFAULT_NEGATORS,
+    reported: cueOptions.reported ?? [],
+    skip: cueOptions.skip ?? DEFAULT_SKIP,
+    window: cueOptions.window ?? 2,
+    fillers: cueOptions.fillers ?? [],
+  };
+  // Longest first, so "thank you" goes before "you" would.
+  const fillers = [...new Set(cues.fillers.map((f) => wholeKey(normalizeText(f))))].sort(
+    (a, b) => b.length - a.length,
+  );
+  const lookupWhole = (text: string) => {
+    let key = wholeKey(text);
+    for (;;) {
+      const w = wholes.get(key);
+      if (w || !fillers.length) return w;
+      const f = fillers.find((x) => key.startsWith(`${x} `) || key.endsWith(` ${x}`));
+      if (!f) return undefined;
+      key = key.startsWith(`${f} `) ? key.slice(f.length + 1) : key.slice(0, -(f.length + 1));
+    }
+  };
+  const skip = new Set(cues.skip);
+  const wholes = new Map<string, { confidence: number; detail?: string }>();
+  const partial: Compiled[] = [];
+  for (const r of raw) {
+    const e = LexiconEntrySchema.parse(r);
+    if (e.whole) {
+      const key = wholeKey(normalizeText(e.pattern));
+      const prev = wholes.get(key);
+      if (!prev || prev.confidence < e.confidence)
+        wholes.set(key, { confidence: e.confidence, ...(e.detail ? { detail: e.detail } : {}) });
+    } else partial.push(compileEntry(e));
+  }
+  // Strongest first: the first entry that matches for real is the verdict.
+  partial.sort((a, b) => b.confidence - a.confidence);
+  // One alternation of every entry: most messages match nothing, and are done after one test.
   const none: ClassifierVerdict = { type: 'classification', classifier: name, label: NONE, confidence: 1 };
+  const verdict = (confidence: number, detail: string | undefined, snip: string): ClassifierVerdict => ({
+    type: 'classification',
+    classifier: name,
+    label,
+    confidence,
+    ...(detail ? { detail } : {}),
+    snippet: snip,
+  });
   return {
     name,
     label,
     classify(text) {
       if (!o.enabled || text.length === 0) return none;
-      const w = wholes.get(text);
-      if (w) {
-        return {
-          type: 'classification',
-          classifier: name,
-          label,
-          confidence: w.confidence,
-          ...(w.detail ? { detail: w.detail } : {}),
-          snippet: text,
-        };
-      }
-      let best: { e: Compiled; m: RegExpExecArray } | undefined;
+      const w = wholes.size ? lookupWhole(text) : undefined;
+      if (w) return verdict(w.confidence, w.detail, text);
+      const padded = ` ${text} `;
+      const { list, words } = wordView(text);
+      let dismissed: Reading;
       for (const e of partial) {
-        if (best && e.confidence <= best.e.confidence) continue;
-        const m = e.re.exec(text);
-        if (m) best = { e, m };
+        if (e.anchors && !anchored(e.anchors, words, list)) continue;
+        if (e.unless?.test(text)) continue;
+        const subject = e.padded ? padded : text;
+        e.re.lastIndex = 0;
+        for (let m = e.re.exec(subject); m; m = e.re.exec(subject)) {
+          // A padded match starts at the space before its first word: m.index is that word's index in text.
+          const reading = e.negatable
+            ? readBack(subject, m.index + (e.padded ? 1 : 0), cues, skip)
+            : undefined;
+          if (!reading) return verdict(e.confidence, e.detail, snippet(text, m.index, m[0].trim().length));
+          dismissed ??= reading;
+          // Overlapping matches: try again from the next character.
+          e.re.lastIndex = m.index + 1;
+        }
       }
-      if (!best) return none;
-      return {
-        type: 'classification',
-        classifier: name,
-        label,
-        confidence: best.e.confidence,
-        ...(best.e.detail ? { detail: best.e.detail } : {}),
-        snippet: snippet(text, best.m.index, best.m[0].length),
-      };
+      return dismissed ? { ...none, detail: dismissed } : none;
     },
   };
 }

@@ -1,60 +1,150 @@
 /**
- * Opt-out: STOP and its variants (the CTIA keywords as a whole message, and explicit requests within one).
- * At or above the confidence threshold the fan is put on do-not-disturb at once; below it (an ambiguous
- * "please stop") the conversation is escalated for a human to decide.
+ * Opt-out: consent revoked "in any reasonable manner". The carrier keywords as a whole message (CTIA: STOP,
+ * END, CANCEL, QUIT, UNSUBSCRIBE; Twilio adds STOPALL, REVOKE, OPTOUT), however typed (stooop, s t o p,
+ * st0p, "stop please"), their Spanish, Portuguese, French and German counterparts, and natural-language
+ * requests inside a sentence ("remove my number", "no more texts"). At or above the confidence threshold the
+ * fan is put on do-not-disturb at once; below it (a bare "leave me alone") a human decides. A request
+ * negated just before it ("please don't stop sending me pics") is not an opt-out.
  */
 import { type LexiconEntry, type LexiconOptions, lexiconClassifier, type TextClassifier } from './lexicon.js';
 
-/** Whole-message keywords: the message is nothing but one of these. */
+/** Whole-message keywords: the message is nothing but one of these (filler such as "please" aside). */
 export const OPT_OUT_KEYWORDS = [
   'stop',
   'stop all',
   'stopall',
-  'stop please',
-  'please stop',
   'unsubscribe',
+  'un subscribe',
+  'unsub',
+  'unsub me',
+  'unsubscribe me',
   'cancel',
   'end',
   'quit',
   'opt out',
   'optout',
+  'opt me out',
   'revoke',
   'remove me',
+  'stop sending',
+  'stop messages',
+  'stop texts',
+  // Spanish, Portuguese, French, German, Italian.
+  'parar',
+  'para',
+  'pare',
+  'alto',
+  'baja',
+  'dar de baja',
+  'cancelar',
+  'sair',
+  'descadastrar',
+  'arret',
+  'arrete',
+  'arreter',
+  'arretez',
+  'desabonner',
+  'desinscrire',
+  'stopp',
+  'abmelden',
+  'austragen',
+  'basta',
 ] as const;
+
+const request = (confidence: number, patterns: string[], unless?: string): LexiconEntry[] =>
+  patterns.map((pattern) => ({ pattern, confidence, detail: 'request', ...(unless ? { unless } : {}) }));
+
+const THEM = '[me|us|this number|my number|my phone]';
 
 export const OPT_OUT_LEXICON: readonly LexiconEntry[] = [
   ...OPT_OUT_KEYWORDS.map((pattern) => ({ pattern, confidence: 1, whole: true, detail: 'keyword' })),
-  ...[
-    'stop messaging me',
-    'stop texting me',
-    'stop sending me',
-    'stop contacting me',
-    'stop emailing me',
-    'stop dming me',
+  ...request(0.9, [
+    `stop [texting|messaging|contacting|emailing|dming|spamming|calling|bothering|bugging|writing to|sending messages to] ${THEM}`,
+    'stop sending [me|us|] [messages|texts|these|this|that|stuff|anything|emails|things|pics|pictures|links|promos|ads|notifications]',
+    'stop [the|these|your|all|all the|all of these|all your] [texts|messages|emails|notifications|spam|promos|ads]',
+    `quit [texting|messaging|contacting|emailing|sending] [${THEM.slice(1, -1)}|]`,
     'unsubscribe me',
     'please unsubscribe',
-    'remove me from',
-    'take me off',
-    "don't message me",
-    'dont message me',
-    'do not message me',
-    "don't contact me",
-    'dont contact me',
-    'do not contact me',
-    "don't text me",
-    'do not text me',
-    'no more messages',
     'opt me out',
-    'i want to opt out',
-  ].map((pattern) => ({ pattern, confidence: 0.9, detail: 'request' })),
-  { pattern: 'unsubscribe', confidence: 0.75, detail: 'request' },
-  ...['leave me alone', 'stop it'].map((pattern) => ({
-    pattern,
-    confidence: 0.55,
-    detail: 'ambiguous',
-  })),
+    '[want|like|wish|need] to opt out',
+    'how [do|can] i [stop|opt out|unsubscribe|get off|get out of] [these|this|the|your|] [messages|texts|emails|list|]',
+    `remove [me|my number|my email|my phone number|this number|my contact info|my contact details|my details|my info] [from|off|]`,
+    '[please|wrong number|just|] remove me',
+    `take [me|my number|my email|my name|this number] off`,
+    '[get|take] me off [this|your|the|that] [list|mailing list]',
+    'off [your|this|the] [mailing|contact|text|sms|] list',
+    'out of [this|your|the] list',
+    'be removed from',
+    '[delete|erase] my [number|contact|contact info|info|information|email|data|details]',
+    'lose my number',
+    'wrong number',
+    'no more [texts|messages|emails|msgs|of these|of this|of your messages|spam|notifications|promos|marketing]',
+    'not want [these|any more|any|your|more|to receive|to get] ~ [messages|texts|emails|anymore|any more]',
+    'not want to [receive|get] [these|your|any|more|]',
+    'not wish to receive',
+    'no longer [want|wish] to [receive|get|hear]',
+    `not [contact|text|message|email|call|dm|send] ${THEM} [again|anymore|any more|ever|]`,
+    'not send me [anything|any more|more]',
+    `never [text|message|contact|email|call|dm] ${THEM} again`,
+    '[revoke|withdraw|withdrawing|revoking] [my|] consent',
+    '[did not|never] sign* up for this',
+    'cancel [my|these|the|all|all the] [texts|messages|msgs|notifications|alerts|sms]',
+    'end [all|these|the|] [messages|texts]',
+    // Spanish, Portuguese, French, German.
+    'no me [envien|envies|manden|mandes|escriban|escribas|contacten]',
+    '[deja|dejen|dejad] de [enviarme|escribirme|mandarme|contactarme]',
+    'no quiero recibir',
+    '[darme|dame|denme] de baja',
+    'baja por favor',
+    'pare de [me enviar|enviar|mandar|me mandar]',
+    'nao quero [mais|] receber',
+    'cancelar [inscricao|assinatura de mensagens]',
+    'descadastr*',
+    'sair da lista',
+    'me tire da lista',
+    '[arretez|arrete|arreter] de',
+    'ne veux plus recevoir',
+    'desabonn*',
+    'desinscri*',
+    'abmelden',
+    'keine [nachrichten|sms|mails|emails|werbung] mehr',
+    '[hor|horen sie|hort] auf',
+    'nicht mehr [schreiben|kontaktieren]',
+    'austragen',
+  ]),
+  ...request(
+    0.85,
+    ['unsub*'],
+    '\\bunsub\\w* from (all|every|the other|other|my other|those|them)\\b|\\b(if i|anytime|any time|can i still)\\b',
+  ),
+  { pattern: 'stop it', confidence: 0.55, detail: 'ambiguous', whole: true },
+  { pattern: 'leave me alone', confidence: 0.55, detail: 'ambiguous' },
 ];
 
 export function optOutClassifier(options?: LexiconOptions): TextClassifier {
-  return lexiconClassifier('opt-out-lexicon', 'opt-out', OPT_OUT_LEXICON, options);
+  return lexiconClassifier('opt-out-lexicon', 'opt-out', OPT_OUT_LEXICON, options, {
+    fillers: [
+      'please',
+      'now',
+      'right now',
+      'seriously',
+      'thanks',
+      'thank you',
+      'already',
+      'immediately',
+      'asap',
+      'ok',
+      'okay',
+      'por favor',
+      'bitte',
+      'svp',
+      's il vous plait',
+      'por favor',
+      'obrigado',
+      'obrigada',
+      'danke',
+      'merci',
+      'gracias',
+    ],
+  });
 }
