@@ -137,7 +137,7 @@ export class Harness {
 
   /** The API of the first running process (drivers ask again on each request). */
   apiUrl(): string {
-    const p = this.processes.find((x) => x.running && x.apiUrl) ?? this.processes[0];
+    const p = this.processes.find((x) => x.running && !x.paused && x.apiUrl) ?? this.processes[0];
     return p?.apiUrl ?? '';
   }
 

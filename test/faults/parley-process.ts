@@ -198,8 +198,14 @@ export class ParleyProcess {
     return this.lines.filter((l) => pattern.test(l));
   }
 
+  /** Stopped with SIGSTOP (drivers avoid its API meanwhile). */
+  paused = false;
+
   signal(sig: NodeJS.Signals): void {
-    if (this.running) process.kill(this.pid, sig);
+    if (!this.running) return;
+    process.kill(this.pid, sig);
+    if (sig === 'SIGSTOP') this.paused = true;
+    if (sig === 'SIGCONT') this.paused = false;
   }
 
   /** Sends `sig` (SIGKILL by default; SIGTERM drains) and waits for the exit. */
@@ -208,6 +214,7 @@ export class ParleyProcess {
     const pid = this.pid;
     if (sig !== 'SIGKILL') process.kill(pid, 'SIGCONT');
     process.kill(pid, sig);
+    this.paused = false;
     await Promise.race([this.#exited, deadline(timeoutMs, `${this.options.name} to exit`)]).catch(
       async () => {
         if (this.running) process.kill(pid, 'SIGKILL');
