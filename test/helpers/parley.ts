@@ -201,7 +201,7 @@ export function spawnCli(t: Teardown, args: string[], env: Record<string, string
     proc,
     lines,
     exited,
-    waitForLine(pattern, timeoutMs = 30_000) {
+    waitForLine(pattern, timeoutMs = 90_000) {
       return new Promise((res, rej) => {
         const check = () => {
           const hit = lines.find((l) => pattern.test(l));
