@@ -21,7 +21,10 @@ const EventTypesSchema = z
 
 export const ActionSpecSchema = z
   .object({
-    channel: TokenSchema.describe('Connector channel (webhook, email, dm, ...)'),
+    channel: TokenSchema.describe(
+      'Connector channel: webhook, email, platform-dm, push or in-app; served where the tenant configures it ' +
+        '(tenants.<tenant>.channels in parley.yaml), dead-lettered as channel_not_configured elsewhere',
+    ),
     template: z.string().min(1).describe('Template name the connector renders'),
     variables: z
       .record(z.string(), z.unknown())

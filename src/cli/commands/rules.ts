@@ -5,12 +5,20 @@
  */
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
+import type { ParleyConfig } from '../../config/schema.js';
 import { encode } from '../../envelope/codec.js';
 import { SCHEMA_VERSION } from '../../envelope/envelope.js';
-import { ValidationError } from '../../errors/app-error.js';
+import { ConfigError, ValidationError } from '../../errors/app-error.js';
 import { KvRuleRepository, RULES_BUCKET } from '../../nats/rules-bucket.js';
+import { channelIssues } from '../../rules/channel-check.js';
 import { diffRuleSets, loadStoredRuleSet, pushRuleSet, type RuleDiff } from '../../rules/repository.js';
-import { compileRuleSet, loadRuleSet, type RuleSet, readRuleDir } from '../../rules/rule-set.js';
+import {
+  compileRuleSet,
+  loadRuleSet,
+  type RuleSet,
+  type RuleSource,
+  readRuleDir,
+} from '../../rules/rule-set.js';
 import { runTestCases } from '../../rules/test-cases.js';
 import { type CommonFlags, loadFromFlags, print, withCommonFlags } from '../options.js';
 import { withNatsSession } from '../with-nats.js';
@@ -41,17 +49,39 @@ function diffText(d: RuleDiff): string {
 const dirOf = (dir: string | undefined, flags: CommonFlags) =>
   dir ? resolve(dir) : loadFromFlags(flags).config.rules;
 
+/**
+ * Refuses rules whose actions name a channel no tenant of the deployment configures (they could only be
+ * dead-lettered). Without any tenant in the config there is nothing to check against: said on stderr.
+ */
+function checkChannels(sources: readonly RuleSource[], config: ParleyConfig): void {
+  if (Object.keys(config.tenants).length === 0) {
+    process.stderr.write('parley: channels not checked: the config has no tenants (tenants.<id>.channels)\n');
+    return;
+  }
+  const issues = channelIssues(sources, config.tenants);
+  if (issues.length > 0)
+    throw new ConfigError(
+      `rules send on channels no tenant configures (${issues.length} action${issues.length > 1 ? 's' : ''})`,
+      issues,
+    );
+}
+
 export const registerRules: RegisterCommand = (program: Command) => {
   const rules = program
     .command('rules')
     .description('Validate, test, push, list and diff rule sets (rules as data)');
 
   withCommonFlags(rules.command('validate'))
-    .description('Validate a rules directory: every issue at once with file, line and field')
+    .description(
+      'Validate a rules directory: every issue at once with file, line and field, including actions on ' +
+        'channels no tenant of the config configures',
+    )
     .argument('[dir]', "rules directory (default: the config's rules)")
     .option('--json', 'print as JSON')
     .action((dir: string | undefined, flags: CommonFlags) => {
-      const set = loadRuleSet(dirOf(dir, flags));
+      const { config } = loadFromFlags(flags);
+      const set = loadRuleSet(dir ? resolve(dir) : config.rules);
+      checkChannels(set.sources, config);
       const s = summary(set);
       print(
         flags,
@@ -83,7 +113,8 @@ export const registerRules: RegisterCommand = (program: Command) => {
 
   withCommonFlags(rules.command('push'))
     .description(
-      'Validate a rules directory and store it as the current version; running workers switch to it',
+      'Validate a rules directory (channels included, as validate does) and store it as the current version; ' +
+        'running workers switch to it',
     )
     .argument('[dir]', "rules directory (default: the config's rules)")
     .option('--by <name>', 'who pushes (recorded)', process.env.USER ?? 'unknown')
@@ -92,6 +123,7 @@ export const registerRules: RegisterCommand = (program: Command) => {
       const { config } = loadFromFlags(flags);
       const files = readRuleDir(dir ? resolve(dir) : config.rules);
       compileRuleSet(files); // fail before touching NATS
+      checkChannels(files, config);
       const result = await withNatsSession(config, async (h) => {
         const repo = new KvRuleRepository(await h.kvm.open(RULES_BUCKET));
         const pushed = await pushRuleSet(repo, files, { by: flags.by });
