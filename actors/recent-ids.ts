@@ -12,6 +12,7 @@
  * collision cannot be crafted. 12 bytes per id: 1000 ids are 12 KB of state.
  */
 import { createHash } from 'node:crypto';
+import { isEngineType } from '../src/envelope/envelope.js';
 
 export interface RecentIdsLimits {
   /** How long an applied id is remembered, in ms of stream time. */
@@ -26,15 +27,12 @@ export const DEFAULT_RECENT_IDS_LIMITS: RecentIdsLimits = Object.freeze({
   maxIds: 1000,
 });
 
-/** Event types only the engine and operators publish (SPEC: tenants cannot publish them on any path). */
-const ENGINE_TYPE = /^(action|detector|timer|admin)\./;
-
 const DIGEST_BYTES = 8;
 const ENTRY_BYTES = DIGEST_BYTES + 4;
 
 /** The key an event is remembered by: 16 hex digits of SHA-256 over its namespace and id. */
 export function recentIdKey(event: { id: string; type: string }): string {
-  const namespace = ENGINE_TYPE.test(event.type) ? 'engine' : 'producer';
+  const namespace = isEngineType(event.type) ? 'engine' : 'producer';
   return createHash('sha256')
     .update(namespace)
     .update('\0')

@@ -12,6 +12,17 @@ export const TOKEN_PATTERN = /^[A-Za-z0-9_-]+$/;
 /** An event type: tokens joined by dots (`message.received`). */
 export const TYPE_PATTERN = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/;
 
+/**
+ * The first token of event types only Parley itself publishes: action outcomes, detector signals, timer
+ * wakes, operator events (escalation resolutions, consent changes, triggers). Tenants cannot publish them.
+ */
+export const ENGINE_TYPE_PREFIXES = ['action', 'detector', 'timer', 'admin'] as const;
+
+export function isEngineType(type: string): boolean {
+  const first = type.slice(0, type.indexOf('.'));
+  return (ENGINE_TYPE_PREFIXES as readonly string[]).includes(first);
+}
+
 export const TokenSchema = z
   .string()
   .min(1)

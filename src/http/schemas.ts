@@ -12,7 +12,7 @@ import {
   checkAttributes,
   DEFAULT_ATTRIBUTE_LIMITS,
 } from '../envelope/attribute-limits.js';
-import { EventTypeSchema, TokenSchema } from '../envelope/envelope.js';
+import { EventTypeSchema, isEngineType, TokenSchema } from '../envelope/envelope.js';
 
 /** Printable ASCII without spaces: safe as a Nats-Msg-Id header value. */
 const ID_PATTERN = /^[\x21-\x7e]+$/;
@@ -37,14 +37,28 @@ export const DEFAULT_INGEST_LIMITS: IngestLimits = Object.freeze({
 /** Event types under this prefix come only from operators (src/ops, POST /v1/trigger), never from tenants. */
 export const RESERVED_TYPE_PREFIX = 'admin';
 
+function reservedPrefix(type: string): string | undefined {
+  return isEngineType(type) ? type.slice(0, type.indexOf('.')) : undefined;
+}
+
 /** The event schema for given limits; `now` is read at validation time (occurredAt in the future). */
 export function ingestEventSchema(limits: IngestLimits, now: () => number = Date.now) {
   return z
     .object({
       id: EventIdSchema.optional(),
-      type: EventTypeSchema.refine((t) => !t.startsWith(`${RESERVED_TYPE_PREFIX}.`), {
-        message: `the "${RESERVED_TYPE_PREFIX}." types are reserved for operator events (escalation resolutions, consent changes, triggers)`,
-      }).describe('Event type: dot-separated tokens of letters, digits, - and _'),
+      type: EventTypeSchema.superRefine((t, ctx) => {
+        const prefix = reservedPrefix(t);
+        if (!prefix) return;
+        ctx.addIssue({
+          code: 'custom',
+          message:
+            prefix === RESERVED_TYPE_PREFIX
+              ? `the "${RESERVED_TYPE_PREFIX}." types are reserved for operator events (escalation resolutions, consent changes, triggers)`
+              : `the "${prefix}." types are emitted by Parley itself (action outcomes, detector signals, timer wakes)`,
+        });
+      }).describe(
+        'Event type: dot-separated tokens of letters, digits, - and _ (not action., detector., timer., admin.)',
+      ),
       conversation: TokenSchema.describe('Conversation id: letters, digits, - and _'),
       occurredAt: z.iso
         .datetime({ offset: true })
