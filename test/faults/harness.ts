@@ -185,6 +185,22 @@ export class Harness {
     }
   }
 
+  /** Consumers of EVENTS and ACTIONS with work left (diagnostics for a run that lost sends). */
+  async consumerLag(): Promise<string[]> {
+    const jsm = await jetstreamManager(await this.nc());
+    const out: string[] = [];
+    for (const stream of ['EVENTS', 'ACTIONS']) {
+      for await (const c of jsm.consumers.list(stream)) {
+        if (c.num_pending > 0 || c.num_ack_pending > 0 || c.num_redelivered > 0) {
+          out.push(
+            `${stream}/${c.name}: pending ${c.num_pending}, ack pending ${c.num_ack_pending}, redelivered ${c.num_redelivered}, ack floor ${c.ack_floor.stream_seq}, delivered ${c.delivered.stream_seq}`,
+          );
+        }
+      }
+    }
+    return out;
+  }
+
   /**
    * Waits until the receiver accepted a delivery for every acknowledged event (exempt conversations aside) and
    * the state bucket counts every acknowledged event, or `timeoutMs` passes; either way the caller checks next.
@@ -265,6 +281,8 @@ export class Harness {
     const report = check(await this.history(options.exempt), options);
     const dlq = await this.streamMessages('DLQ').catch(() => 0);
     if (dlq > 0) this.notes.push(`DLQ holds ${dlq} message(s)`);
+    if (report.summary.lost > 0)
+      this.notes.push(...(await this.consumerLag().catch((e) => [`consumer info: ${e}`])));
     const failures = [...(options.failures ?? [])];
     return {
       report,

@@ -228,3 +228,30 @@ export class ParleyProcess {
     await Promise.race([this.#exited, deadline(timeoutMs, `${this.options.name} to exit`)]);
   }
 }
+
+/** Runs a short parley CLI command (e.g. `rules push`) to completion: exit code and output, bounded in time. */
+export function runCli(args: string[], timeoutMs = 60_000): Promise<{ code: number | null; output: string }> {
+  const cli =
+    process.env.PARLEY_FAULTS_BIN === 'dist'
+      ? [join(PARLEY_ROOT, 'bin/parley.js')]
+      : ['--import', 'tsx', join(PARLEY_ROOT, 'src/cli/main.ts')];
+  return new Promise((res) => {
+    const proc = spawn(process.execPath, [...cli, ...args], {
+      cwd: PARLEY_ROOT,
+      env: childEnv(),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    proc.stdout!.on('data', (c: Buffer) => {
+      output += c.toString();
+    });
+    proc.stderr!.on('data', (c: Buffer) => {
+      output += c.toString();
+    });
+    const timer = setTimeout(() => proc.kill('SIGKILL'), timeoutMs);
+    proc.once('exit', (code) => {
+      clearTimeout(timer);
+      res({ code, output });
+    });
+  });
+}

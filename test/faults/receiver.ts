@@ -35,6 +35,9 @@ export interface ReceivedRequest {
   conversation: string;
   eventId: string;
   n: number;
+  /** `template` and `rule` of the body (which rule version decided it, when versions differ in template). */
+  template: string;
+  rule: string;
   /** Why a request was invalid (unparseable body, missing headers). */
   error?: string;
 }
@@ -166,6 +169,8 @@ export class WebhookReceiver {
       conversation: '',
       eventId: '',
       n: -1,
+      template: '',
+      rule: '',
     };
     this.#log.push(record);
     try {
@@ -182,8 +187,12 @@ export class WebhookReceiver {
       const parsed = JSON.parse(body.toString('utf8')) as {
         tenant?: unknown;
         conversation?: unknown;
+        template?: unknown;
+        rule?: unknown;
         event?: { id?: unknown; attributes?: { n?: unknown } };
       };
+      record.template = String(parsed.template ?? '');
+      record.rule = String(parsed.rule ?? '');
       record.tenant = String(parsed.tenant ?? '');
       record.conversation = String(parsed.conversation ?? '');
       record.eventId = String(parsed.event?.id ?? '');
