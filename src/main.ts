@@ -16,6 +16,7 @@ import type { PreSendGate } from './connectors/pre-send-gate.js';
 import { type Connectors, configuredChannels, startConnectors } from './connectors/start-connectors.js';
 import type { BucketState } from './connectors/token-buckets.js';
 import { ConfigError } from './errors/app-error.js';
+import { buildOpsApp } from './http/ops-app.js';
 import { type IngestServer, startIngest } from './ingest-role.js';
 import { natsActionSource } from './nats/action-source.js';
 import { connectNats, connectOptionsFrom, type NatsHandles } from './nats/connection.js';
@@ -25,6 +26,7 @@ import { JetStreamPublisher } from './nats/js-publisher.js';
 import { KvVersionedStore } from './nats/kv-versioned-store.js';
 import { NatsPartitionSource } from './nats/partition-source.js';
 import { applyDefinitions } from './nats/provision.js';
+import { natsReadiness } from './nats/readiness.js';
 import { KvRuleRepository, RULES_BUCKET } from './nats/rules-bucket.js';
 import { checkServerVersion } from './nats/server-version.js';
 import { KvTimerIndex } from './nats/timer-index.js';
@@ -62,6 +64,11 @@ export interface StartOptions {
   drainMs?: number;
   /** Checked by the connectors right before every send; default allows everything. */
   preSendGate?: PreSendGate;
+  /**
+   * Serve /healthz, /readyz and /metrics on http.host:http.port when the ingest role (which serves them
+   * itself) does not run here (`parley start --http-port`). Default false: no port.
+   */
+  opsHttp?: boolean;
 }
 
 export interface Parley {
@@ -77,6 +84,8 @@ export interface Parley {
   readonly simPlatform: SimPlatform | undefined;
   /** The HTTP API (ingest role), if running; `url` has the bound port. */
   readonly ingest: IngestServer | undefined;
+  /** The health/readiness/metrics listener of a process without ingest (opsHttp), with its bound port. */
+  readonly opsUrl: string | undefined;
   stop(): Promise<void>;
 }
 
@@ -275,6 +284,26 @@ export async function start(config: ParleyConfig, options: StartOptions = {}): P
       cleanups.push(() => scheduler.stop());
     }
 
+    // --http-port without ingest: this process's health, readiness (owns partitions?) and metrics.
+    let opsUrl: string | undefined;
+    if (options.opsHttp && !roles.has('ingest')) {
+      const owned = actors;
+      const ops = buildOpsApp({
+        log,
+        registry,
+        version: '0.1.0',
+        readiness: natsReadiness({
+          handles,
+          streamsDir: config.streams,
+          partitions: config.partitions,
+          ...(owned ? { actors: () => owned } : {}),
+        }),
+      });
+      opsUrl = await ops.listen({ host: config.http.host, port: config.http.port });
+      cleanups.push(() => ops.close());
+      log.info({ url: opsUrl, routes: ['/healthz', '/readyz', '/metrics'] }, 'health and metrics listening');
+    }
+
     // Last to start, first to stop: no new events are accepted while the other roles drain.
     let ingest: IngestServer | undefined;
     if (roles.has('ingest') && ruleStore) {
@@ -309,6 +338,7 @@ export async function start(config: ParleyConfig, options: StartOptions = {}): P
       connectors,
       simPlatform,
       ingest,
+      opsUrl,
       stop: () => {
         stopped ??= cleanup().then(() => log.info('stopped'));
         return stopped;

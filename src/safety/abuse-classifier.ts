@@ -14,7 +14,7 @@ const CLOSE =
   '[husband|wife|boss|family|mom|mum|dad|parents|boyfriend|girlfriend|employer|kids|partner|friends|followers|manager]';
 /** Friendly meetings and figures of speech a threat phrase also fits. */
 const BANTER =
-  '\\b(in the crowd|at the (meet|show|concert|signing|gig|event|meetup|con|festival)|meet and greet|shoot you (an?|the) (email|message|text|dm|msg|line|note|link)|regret not (trying|buying|coming|watching|getting|seeing|joining)|watch your back (while|when|on|during))\\b';
+  '\\b(in the crowd|at the (meet|show|concert|signing|gig|event|meetup|con|festival)|meet and greet|on (instagram|insta|ig|tiktok|twitter|facebook|fb|snapchat|snap|youtube|discord|twitch)|shoot you (an?|the) (email|message|text|dm|msg|line|note|link)|regret not (trying|buying|coming|watching|getting|seeing|joining)|watch your back (while|when|on|during))\\b';
 
 export const ABUSE_LEXICON: readonly LexiconEntry[] = [
   ...entries(
@@ -64,6 +64,18 @@ export const ABUSE_LEXICON: readonly LexiconEntry[] = [
       'rape*',
       'you will be sorry',
       'or else',
+      'sleep with one eye open',
+      'die in a fire',
+      '[come|coming|go|going|show up|showing up] to your [house|home|work|job|apartment|door|office|school]',
+      'find your [family|kids|house|parents|home|mom|sister|brother]',
+      'what is coming to you',
+      'hope you ~ [die|hit by a|run over|rot|burn|crash|suffer|get what]',
+      'drink bleach',
+      'you should [be dead|die|just die|kill yourself]',
+      'break your [legs|leg|arms|arm|neck|face|jaw|bones|teeth]',
+      'not test me',
+      'unless you pay',
+      '[send|sending|post|posting|share|sharing] your [pictures|pics|photos|nudes|videos] to',
     ],
     BANTER,
   ),
@@ -114,6 +126,7 @@ export const ABUSE_LEXICON: readonly LexiconEntry[] = [
     '[stupid|ugly|fat|dumb|disgusting|pathetic] [cow|pig|loser|bitch|whore|slut|idiot|freak|hoe|moron]',
     'you are [such|so|a|an|the|just|] ~ [trash|garbage|pathetic|disgusting|ugly|stupid|worthless|fraud|liar|loser|idiot|moron|joke|waste of space|pig|cow|freak|creep|scum|nothing|whore|slut]',
     'nobody loves you',
+    'waste of [oxygen|air|space|skin]',
     'you should be ashamed',
   ]),
   ...entries('hostile', 0.8, ['i [really|fucking|so|just|] hate you']),

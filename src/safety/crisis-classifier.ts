@@ -154,6 +154,53 @@ export const CRISIS_LEXICON: readonly LexiconEntry[] = [
     confidence: 0.9,
     detail: 'method',
   },
+  ...entries('self-harm', 0.9, [
+    '[drown|drowning|hang|hanging|shoot|shooting|poison|poisoning|starve|suffocate|overdose] myself',
+    '[slit|slitting|slash|slashing|cut|cutting] [my|] [wrists|wrist|throat]',
+    '[carved|carve|carving] [into|] my [arm|arms|skin|leg|legs|wrist|thigh]',
+    'bleed out',
+    'end myself',
+    'ending things',
+    '[end|ending] things',
+    '[thinking|think|thought] about [dying|death|suicide|not being here|not waking up]',
+    'can not stop thinking about [dying|death|killing myself|suicide|ending it]',
+    'ready to die',
+    'going to die tonight',
+    'no way out',
+    '[not|never] make it through the [night|weekend|week]',
+    'last time [you will|you] hear from me',
+    'hear from me again',
+    'finally [going to|gonna] do it',
+    'going to do it tonight',
+    '[gun|pistol] is loaded',
+    'loaded [gun|pistol]',
+    '[pills|meds|tablets] [counted|lined up|laid out|ready]',
+    '[planning|going|ready|about] to jump',
+    'jump tonight',
+    'disappear for good',
+    'not deserve to [be alive|exist|be here]',
+    'deserve to be dead',
+    'no point [anymore|any more]',
+    '[want|wish] [everything|it all|it|the pain|this|all of this] to stop [forever|permanently|for good]',
+  ]),
+  {
+    pattern: '\\b(swallowed|took|taking|downed)\\b( \\S+){0,4} (pills|meds|tablets|painkillers)\\b',
+    regex: true,
+    confidence: 0.85,
+    detail: 'method',
+    unless:
+      '\\b(vitamins?|morning|daily|allergy|prescri\\w*|headache|like a good|with (food|water|breakfast))\\b',
+  },
+  // Death words said about oneself, outside the figures of speech: uncertain, escalated as a crisis.
+  {
+    pattern:
+      '\\b(i|me|my|myself|im)\\b.*\\b(die|dying|died|dead|death|suicide)\\b|\\b(die|dying|dead|death)\\b.*\\b(i|me|my|myself)\\b',
+    regex: true,
+    confidence: 0.5,
+    detail: 'distress',
+    unless:
+      '\\b(dying to|die for|to die for|died laughing|dying laughing|die laughing|dying of laughter|dead tired|dead serious|death of me|almost died|nearly died|could die|(phone|charger|battery|laptop|car|plant|plants|fish) (died|is dead|just died)|dead (battery|phone)|(am|is) dead (lol|lmao|skull|crying)|dead skull|dead lol|died when|die when|dead when|dead after|screaming|killed it|kill it|grandm\\w*|grandp\\w*|grandad|passed away|funeral|(movie|song|book|show|series|character|episode|game|film)\\b.*\\b(die|dies|died|dead|death)|(die|dies|died|dead|death)\\b.*\\b(movie|song|book|show|series|character|episode|game|film))\\b|\\bi am dead$|\\byou\\b.*\\b(die|dies|dead|death)\\b|\\b(not|never)( \\S+){0,3} (die|dying|dead)\\b|\\b(lol|lmao|lmfao|haha|hahaha)\\b',
+  },
   // Other languages (the most common phrasings; add more through safety.classifiers.crisis.patterns).
   ...entries('self-harm', 0.95, [
     '[quiero|quisiera] [morir|morirme|matarme]',
@@ -192,7 +239,23 @@ export const CRISIS_LEXICON: readonly LexiconEntry[] = [
 
 /** "not", "never": "I'd never hurt myself". Reported speech: "the song says I want to die". */
 const CUES = {
-  reported: ['said', 'says', 'saying', 'lyrics', 'lyric', 'song', 'sings', 'sang', 'movie', 'film', 'book'],
+  reported: [
+    'said',
+    'says',
+    'saying',
+    'lyrics',
+    'lyric',
+    'song',
+    'sings',
+    'sang',
+    'movie',
+    'film',
+    'book',
+    'she',
+    'he',
+    'they',
+    'friend',
+  ],
 };
 
 export function crisisClassifier(options?: LexiconOptions): TextClassifier {

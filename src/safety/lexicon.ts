@@ -244,7 +244,9 @@ function snippet(text: string, index: number, length: number): string {
   return `${from > 0 ? '…' : ''}${text.slice(from, to).trim()}${to < text.length ? '…' : ''}`;
 }
 
-type Reading = 'negated' | 'reported' | undefined;
+/** Why a phrase that matched did not count: negated, someone else's words, or a context that rules it out. */
+export type Reading = 'negated' | 'reported' | 'context' | undefined;
+export const DISMISSED: ReadonlySet<string> = new Set(['negated', 'reported', 'context']);
 
 /** What the words before `index` make of a match there. */
 function readBack(text: string, index: number, cues: Required<LexiconCues>, skip: Set<string>): Reading {
@@ -328,9 +330,12 @@ export function lexiconClassifier(
       let dismissed: Reading;
       for (const e of partial) {
         if (e.anchors && !anchored(e.anchors, words, list)) continue;
-        if (e.unless?.test(text)) continue;
         const subject = e.padded ? padded : text;
         e.re.lastIndex = 0;
+        if (e.unless?.test(text)) {
+          if (e.re.test(subject)) dismissed ??= 'context';
+          continue;
+        }
         for (let m = e.re.exec(subject); m; m = e.re.exec(subject)) {
           // A padded match starts at the space before its first word: m.index is that word's index in text.
           const reading = e.negatable

@@ -49,6 +49,11 @@ export const OPT_OUT_KEYWORDS = [
   'abmelden',
   'austragen',
   'basta',
+  'stahp',
+  'stap',
+  'cancel all',
+  'end all',
+  'quit all',
 ] as const;
 
 const request = (confidence: number, patterns: string[], unless?: string): LexiconEntry[] =>
@@ -74,7 +79,10 @@ export const OPT_OUT_LEXICON: readonly LexiconEntry[] = [
     '[get|take] me off [this|your|the|that] [list|mailing list]',
     'off [your|this|the] [mailing|contact|text|sms|] list',
     'out of [this|your|the] list',
-    'be removed from',
+    'be removed',
+    'stop receiving',
+    '[make|get] [these|the|this|your|all these|all the] [messages|texts|emails|notifications] [to|] stop',
+    '[para|pare|paren|parad] de [mandarme|enviarme|escribirme|mandar|enviar]',
     '[delete|erase] my [number|contact|contact info|info|information|email|data|details]',
     'lose my number',
     'wrong number',
@@ -115,7 +123,7 @@ export const OPT_OUT_LEXICON: readonly LexiconEntry[] = [
   ...request(
     0.85,
     ['unsub*'],
-    '\\bunsub\\w* from (all|every|the other|other|my other|those|them)\\b|\\b(if i|anytime|any time|can i still)\\b',
+    '\\bunsub\\w* from (?!(this|these|your|you|the list|this list|the messages|everything|all of (this|these|your)|it|me)\\b)|\\b(if i|anytime|any time|can i still)\\b',
   ),
   { pattern: 'stop it', confidence: 0.55, detail: 'ambiguous', whole: true },
   { pattern: 'leave me alone', confidence: 0.55, detail: 'ambiguous' },
@@ -123,6 +131,8 @@ export const OPT_OUT_LEXICON: readonly LexiconEntry[] = [
 
 export function optOutClassifier(options?: LexiconOptions): TextClassifier {
   return lexiconClassifier('opt-out-lexicon', 'opt-out', OPT_OUT_LEXICON, options, {
+    // Only a negation right before a request cancels it: "please do not stop", but "not interested, remove me".
+    window: 1,
     fillers: [
       'please',
       'now',
