@@ -24,6 +24,7 @@ import { OpenAiClassifier } from './safety/openai-classifier.js';
 import { SafetyPolicy } from './safety/policy.js';
 import { SafetyPreSendGate } from './safety/pre-send-gate.js';
 import { createSafetyGate } from './safety/safety-gate.js';
+import { combineEnrichers, defaultSecondOpinion, secondOpinionEnricher } from './safety/second-opinion.js';
 import { type CapCounter, TenantDailyCap } from './safety/tenant-daily-cap.js';
 
 export const CAPS_BUCKET = 'parley-tokens';
@@ -108,7 +109,7 @@ export async function startSafety(
   const tenantCap = anyTenantCap
     ? new TenantDailyCap({ store: new KvVersionedStore<CapCounter>(await handles.kvm.open(CAPS_BUCKET)) })
     : undefined;
-  const enrich = s.model.enabled
+  const hosted = s.model.enabled
     ? modelEnricher(
         new OpenAiClassifier({
           url: s.model.url,
@@ -120,8 +121,18 @@ export async function startSafety(
         { timeoutMs: s.model.timeoutMs, eventTypes: s.messageTypes, textFields: s.textFields },
       )
     : undefined;
+  // The offline second opinion (in-process naive Bayes): it can only add an escalation.
+  const second = s.secondOpinion.enabled
+    ? secondOpinionEnricher(defaultSecondOpinion(), { eventTypes: s.messageTypes, textFields: s.textFields })
+    : undefined;
+  const enrich = combineEnrichers([hosted, second].filter((e) => e !== undefined));
   slog.info(
-    { switches: control.size, consentRecords: consent.size, model: s.model.enabled ? s.model.model : 'off' },
+    {
+      switches: control.size,
+      consentRecords: consent.size,
+      model: s.model.enabled ? s.model.model : 'off',
+      secondOpinion: s.secondOpinion.enabled ? 'naive-bayes' : 'off',
+    },
     'safety gate ready',
   );
   const metrics = createSafetyMetrics(registry);

@@ -112,6 +112,31 @@ export const ModelSchema = z
   })
   .strict();
 
+export const SecondOpinionSchema = z
+  .object({
+    enabled: z
+      .boolean()
+      .default(true)
+      .describe(
+        'Run the offline statistical classifier (naive Bayes, shipped as data) on every fan message; it can only open an escalation, never lower a lexicon verdict',
+      ),
+    crisisConfidence: z
+      .number()
+      .min(0)
+      .max(1)
+      .default(0.99)
+      .describe('Posterior at which its crisis label escalates (as a crisis, priority high)'),
+    otherConfidence: z
+      .number()
+      .min(0)
+      .max(1)
+      .default(1)
+      .describe(
+        'Posterior at which its other labels escalate (1 = never: abuse, opt-out, revenue stay with the lexicons)',
+      ),
+  })
+  .strict();
+
 export const SafetySchema = z
   .object({
     enabled: z
@@ -159,6 +184,7 @@ export const SafetySchema = z
       })
       .describe('Built-in deterministic classifiers (English lexicons; add or replace patterns)'),
     model: ModelSchema.default(ModelSchema.parse({})),
+    secondOpinion: SecondOpinionSchema.default(SecondOpinionSchema.parse({})),
     escalation: z
       .object({
         maxHeld: z

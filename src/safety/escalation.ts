@@ -91,6 +91,26 @@ export function triggerFor(v: ClassifierVerdict, minConfidence: number): Escalat
   }
 }
 
+/**
+ * Escalation an advisory verdict (the offline second opinion) calls for: its label, one step less urgent
+ * than the lexicon's, since it is a statistical guess; `none` calls for nothing (it lowers nothing), and an
+ * opt-out it suspects goes to a human instead of DND.
+ */
+export function advisoryTrigger(v: ClassifierVerdict): EscalationTrigger | undefined {
+  switch (v.label) {
+    case 'none':
+      return undefined;
+    case 'crisis':
+      return { reason: 'crisis', priority: 'high', verdict: v };
+    case 'abuse':
+      return { reason: 'abuse', priority: 'normal', verdict: v };
+    case 'revenue-objection':
+      return { reason: 'revenue-objection', priority: 'normal', verdict: v };
+    default:
+      return { reason: 'low-confidence', priority: 'normal', verdict: v };
+  }
+}
+
 export const SUGGESTED_NEXT: Record<string, string> = {
   crisis:
     'Reach out personally and share crisis resources (a local helpline); keep automation stopped until the fan is safe, then resume or close.',

@@ -13,13 +13,14 @@ import { consentGuard } from './consent-guard.js';
 import { escalationGuard, OPERATOR_RULE } from './escalation-guard.js';
 import { frequencyCapGuard } from './frequency-cap-guard.js';
 import { killSwitchGuard } from './kill-switch-guard.js';
-import { normalizeText } from './lexicon.js';
+import { DISMISSED, normalizeText } from './lexicon.js';
 import type { LocalTime } from './local-time.js';
 import { messageText } from './message-text.js';
 import { modelVerdict } from './model-classifier.js';
 import type { SafetyPolicy, TenantPolicy } from './policy.js';
 import { quietHoursGuard } from './quiet-hours-guard.js';
-import { allow, type ClassifierVerdict, type GuardVerdict } from './verdict.js';
+import { secondOpinionVerdict } from './second-opinion.js';
+import { allow, type ClassifierVerdict, type GuardVerdict, NONE } from './verdict.js';
 
 export * from './consent.js';
 export * from './control.js';
@@ -44,6 +45,17 @@ export function classifyMessage(
   if (raw === undefined) return undefined;
   const text = normalizeText(raw);
   const verdicts = policy.classifiers.map((c) => c.classify(text));
+  // The offline second opinion, when it ran: advisory, it can only add an escalation. Where the lexicon of
+  // the same label read the phrase and dismissed it (negated, reported, a figure of speech), that reading
+  // stands: the statistics cannot tell "I don't want to live" from "I don't want to die before your show".
+  const second = policy.secondOpinion && secondOpinionVerdict(enrichment, policy.secondOpinion);
+  if (second) {
+    const own = policy.classifiers.findIndex((c) => c.label === second.label);
+    const reading = own >= 0 ? verdicts[own] : undefined;
+    if (reading && reading.label === NONE && reading.detail && DISMISSED.has(reading.detail))
+      verdicts.push({ ...second, label: NONE, detail: `dismissed-by:${reading.classifier}` });
+    else verdicts.push(second);
+  }
   if (!policy.modelName) return { verdicts };
   const m = modelVerdict(enrichment, policy.modelName);
   if ('verdict' in m) {

@@ -17,6 +17,7 @@ import type { CompiledFanCap } from './frequency-cap-guard.js';
 import type { TextClassifier } from './lexicon.js';
 import { optOutClassifier } from './opt-out-classifier.js';
 import { revenueObjectionClassifier } from './revenue-objection-classifier.js';
+import type { SecondOpinionThresholds } from './second-opinion.js';
 
 export interface TenantPolicy {
   tenant: string;
@@ -41,6 +42,8 @@ export class SafetyPolicy {
   readonly messageTypes: ReadonlySet<string>;
   readonly classifiers: readonly TextClassifier[];
   readonly modelName: string | undefined;
+  /** Thresholds of the offline second opinion; undefined when it is off. */
+  readonly secondOpinion: SecondOpinionThresholds | undefined;
   readonly #tenants: Record<string, TenantSettings>;
   readonly #cache = new Map<string, TenantPolicy>();
   readonly #ruleCaps = new Map<string, CompiledFanCap[]>();
@@ -62,6 +65,8 @@ export class SafetyPolicy {
       revenueObjectionClassifier(c.revenueObjection),
     ];
     this.modelName = config.model.enabled ? `openai:${config.model.model}` : undefined;
+    const so = config.secondOpinion;
+    this.secondOpinion = so.enabled ? { crisis: so.crisisConfidence, other: so.otherConfidence } : undefined;
   }
 
   tenant(id: string): TenantPolicy {

@@ -5,7 +5,8 @@
  *
  * Per event, in order:
  *   1. operator events: `admin.escalation.resolved` (resume / close / reply), `admin.consent.updated`;
- *   2. classify the fan's message (lexicons, plus the model's enrichment when configured);
+ *   2. classify the fan's message (lexicons, plus the enrichments: the offline second opinion, which can only
+ *      add an escalation, and the hosted model when configured);
  *   3. react: a confident opt-out enrolls DND (state + parley-consent) and drops held actions; crisis, abuse,
  *      low confidence, an unavailable model or an unbridged revenue objection opens an escalation
  *      (ESCALATIONS, a hold record in parley-control) that holds every later action;
@@ -20,6 +21,7 @@ import { CONSENT_EVENT_TYPE } from './consent.js';
 import { CONTROL_BUCKET, type HoldRecord, holdKey } from './control.js';
 import { classifyEngagement } from './engagement-classifier.js';
 import {
+  advisoryTrigger,
   ESCALATION_RESOLVED_EVENT,
   type EscalationTrigger,
   escalationId,
@@ -68,6 +70,12 @@ function react(r: Review, c: Classification): ActionEffect | undefined {
   let bridge: ActionEffect | undefined;
   let optedOut = false;
   for (const v of c.verdicts) {
+    if (v.advisory) {
+      // A second opinion only ever adds an escalation (a human looks); it never enrolls DND or bridges.
+      const trigger = advisoryTrigger(v);
+      if (trigger) triggers.push(trigger);
+      continue;
+    }
     if (v.label === 'opt-out' && v.confidence >= t && !optedOut) {
       optOut(r, v);
       optedOut = true;

@@ -17,6 +17,11 @@ export interface ClassifierVerdict {
   detail?: string;
   /** The few words that matched, for a reviewer (never logged, only put on an escalation). */
   snippet?: string;
+  /**
+   * A second opinion (the offline statistical classifier): it may open an escalation, never enrolls DND,
+   * never answers with a bridge, and its `none` lowers nothing.
+   */
+  advisory?: boolean;
 }
 
 export type GuardOutcome = 'allow' | 'block' | 'defer' | 'hold';
