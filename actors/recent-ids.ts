@@ -42,24 +42,36 @@ export function recentIdKey(event: { id: string; type: string }): string {
     .toString('hex');
 }
 
-/** Ids applied to one conversation, oldest first. Mutable: the owning actor is its only user. */
+/**
+ * Ids applied to one conversation, oldest first. Mutable: the owning actor is its only user. The stored form
+ * is kept as it grows (a buffer of entries, evicted from the front, appended at the end), so a commit costs
+ * no per-id work; the map answers lookups.
+ */
 export class RecentIds {
-  /** key -> stream time in seconds; insertion order is application order. */
+  /** key -> stream time in seconds of its latest entry. */
   readonly #seen = new Map<string, number>();
+  /** Entries in [#start, #end): 8-byte digest, 4-byte seconds; #buf may have room beyond #end. */
+  #buf: Buffer = Buffer.alloc(0);
+  #start = 0;
+  #end = 0;
 
   /** Reads the stored form (absent for a conversation stored before the record existed). */
   static decode(bytes: Uint8Array | undefined): RecentIds {
     const r = new RecentIds();
-    if (!bytes) return r;
-    const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    for (let at = 0; at + ENTRY_BYTES <= buf.length; at += ENTRY_BYTES) {
-      r.#seen.set(buf.toString('hex', at, at + DIGEST_BYTES), buf.readUInt32BE(at + DIGEST_BYTES));
+    if (!bytes || bytes.byteLength < ENTRY_BYTES) return r;
+    const length = bytes.byteLength - (bytes.byteLength % ENTRY_BYTES);
+    // A copy: the decoded KV value is not ours to keep alive or to write into.
+    r.#buf = Buffer.from(bytes.subarray(0, length));
+    r.#end = length;
+    for (let at = 0; at < length; at += ENTRY_BYTES) {
+      r.#seen.set(r.#buf.toString('hex', at, at + DIGEST_BYTES), r.#buf.readUInt32BE(at + DIGEST_BYTES));
     }
     return r;
   }
 
+  /** Entries held (an id re-applied after it expired may hold two until the older is evicted). */
   get size(): number {
-    return this.#seen.size;
+    return (this.#end - this.#start) / ENTRY_BYTES;
   }
 
   /** Whether `key` was applied no longer than the horizon before `nowMs` (the current event's stream time). */
@@ -71,24 +83,37 @@ export class RecentIds {
   /** Records `key` as applied at `nowMs`, forgetting what is past the horizon and what exceeds `maxIds`. */
   add(key: string, nowMs: number, limits: RecentIdsLimits): void {
     const oldest = cutoff(nowMs, limits);
-    for (const [k, at] of this.#seen) {
-      if (at >= oldest && this.#seen.size < limits.maxIds) break;
-      this.#seen.delete(k);
+    while (this.#end > this.#start) {
+      const at = this.#buf.readUInt32BE(this.#start + DIGEST_BYTES);
+      if (at >= oldest && this.size < limits.maxIds) break;
+      const k = this.#buf.toString('hex', this.#start, this.#start + DIGEST_BYTES);
+      if (this.#seen.get(k) === at) this.#seen.delete(k); // else a newer entry of the same id remains
+      this.#start += ENTRY_BYTES;
     }
-    if (limits.maxIds > 0) this.#seen.set(key, Math.floor(nowMs / 1000));
+    if (limits.maxIds <= 0) return;
+    if (this.#end + ENTRY_BYTES > this.#buf.length) this.#grow(limits.maxIds);
+    const seconds = Math.floor(nowMs / 1000);
+    this.#buf.write(key, this.#end, DIGEST_BYTES, 'hex');
+    this.#buf.writeUInt32BE(seconds, this.#end + DIGEST_BYTES);
+    this.#end += ENTRY_BYTES;
+    this.#seen.set(key, seconds);
   }
 
-  /** The stored form: 12 bytes per id, oldest first; undefined when empty (nothing to store). */
+  /** Moves the live entries to the front of a buffer with room for at least one more (up to maxIds + 1). */
+  #grow(maxIds: number): void {
+    const live = this.#end - this.#start;
+    const want = Math.min(Math.max(live * 2, 8 * ENTRY_BYTES), (maxIds + 1) * ENTRY_BYTES);
+    const next = Buffer.allocUnsafe(Math.max(want, live + ENTRY_BYTES));
+    this.#buf.copy(next, 0, this.#start, this.#end);
+    this.#buf = next;
+    this.#start = 0;
+    this.#end = live;
+  }
+
+  /** The stored form: 12 bytes per id, oldest first; undefined when empty. A view: store it before the next add. */
   encode(): Uint8Array | undefined {
-    if (this.#seen.size === 0) return undefined;
-    const buf = Buffer.allocUnsafe(this.#seen.size * ENTRY_BYTES);
-    let at = 0;
-    for (const [k, seconds] of this.#seen) {
-      buf.write(k, at, DIGEST_BYTES, 'hex');
-      buf.writeUInt32BE(seconds, at + DIGEST_BYTES);
-      at += ENTRY_BYTES;
-    }
-    return buf;
+    if (this.#end === this.#start) return undefined;
+    return this.#buf.subarray(this.#start, this.#end);
   }
 }
 
