@@ -1,18 +1,27 @@
 /**
  * ReadinessProbe over NATS, for /readyz: the connection is up, the streams and buckets this deployment
  * defines exist, and the EVENTS partitions have their actor consumers (`actors-pNN`, created by whichever
- * worker owns the partition). When actors run in this process their partitions' states are reported too.
+ * worker owns the partition). When actors run in this process their partitions' states are reported too,
+ * and a process that should own partitions (its share, or its pinned set, is not empty) is not ready while it
+ * runs none of them (fenced, waiting for leases, or left out by the others).
  * Results are cached briefly so a tight probe interval does not become JetStream API load.
  */
 import type { JetStreamManager } from '@nats-io/jetstream';
 import { errorMessage } from '../errors/app-error.js';
 import type { ReadinessCheck, ReadinessProbe } from '../http/ports.js';
-import type { ConnectionWatch } from './connection-watch.js';
+import type { NatsHandles } from './connection.js';
+import { ConnectionWatch } from './connection-watch.js';
+import { loadDefinitions } from './definitions.js';
 import { isStreamNotFound } from './errors.js';
 import { EVENTS_STREAM, partitionConsumerName } from './partition-source.js';
+import { kvStreamName } from './provision.js';
 
 export interface InProcessActors {
-  status(): { partitions: Array<{ partition: number; state: string }> };
+  status(): {
+    partitions: Array<{ partition: number; state: string }>;
+    /** How many partitions this process should own (its share or pinned set); default: those listed. */
+    target?: number;
+  };
 }
 
 export interface NatsReadinessOptions {
@@ -76,16 +85,44 @@ export class NatsReadiness implements ReadinessProbe {
       checks.push({ name: 'jetstream', ok: false, detail: errorMessage(err) });
     }
     const actors = this.#o.actors?.();
-    if (actors) {
-      const parts = actors.status().partitions;
-      const running = parts.filter((p) => p.state === 'running').length;
-      const starting = parts.filter((p) => p.state === 'starting').length;
-      checks.push({
-        name: 'actors',
-        ok: starting === 0,
-        detail: `${running} partitions running here${starting ? `, ${starting} starting` : ''}`,
-      });
-    }
+    if (actors) checks.push(actorsCheck(actors.status()));
     return checks;
   }
+}
+
+/** Ready while this process runs at least one partition, or should own none. */
+export function actorsCheck(status: ReturnType<InProcessActors['status']>): ReadinessCheck {
+  const parts = status.partitions;
+  const running = parts.filter((p) => p.state === 'running').length;
+  const starting = parts.filter((p) => p.state === 'starting').length;
+  const fenced = parts.filter((p) => p.state === 'fenced').length;
+  const target = status.target ?? parts.length;
+  const extra = [starting ? `${starting} starting` : '', fenced ? `${fenced} fenced` : '']
+    .filter(Boolean)
+    .join(', ');
+  const detail = `${running} of ${target} partitions running here${extra ? ` (${extra})` : ''}`;
+  if (target > 0 && running === 0)
+    return { name: 'actors', ok: false, detail: `owns no partition: ${detail}` };
+  return { name: 'actors', ok: true, detail };
+}
+
+/**
+ * The readiness probe of a process against its deployment: the streams and buckets `streams/` defines and
+ * the EVENTS partition consumers, plus this process's actors when it runs them.
+ */
+export function natsReadiness(o: {
+  handles: NatsHandles;
+  streamsDir: string;
+  partitions: number;
+  actors?: () => InProcessActors | undefined;
+  watch?: ConnectionWatch;
+}): NatsReadiness {
+  const defs = loadDefinitions(o.streamsDir);
+  return new NatsReadiness({
+    jsm: o.handles.jsm,
+    watch: o.watch ?? new ConnectionWatch(o.handles.nc),
+    streams: [...defs.streams.map((s) => s.config.name), ...defs.buckets.map((b) => kvStreamName(b.bucket))],
+    partitions: o.partitions,
+    ...(o.actors ? { actors: o.actors } : {}),
+  });
 }

@@ -10,25 +10,49 @@ export function registerStart(program: Command): void {
       .description('run Parley: embedded nats-server unless nats.url is set, streams applied, every role')
       .option('--roles <list>', `roles to run, comma separated (${ROLES.join(', ')})`, ROLES.join(','))
       .option('--partitions <set>', 'partitions this process owns: "all" or ranges like 0-15,32')
-      .action(async (flags: { config?: string; natsUrl?: string; roles: string; partitions?: string }) => {
-        const roles = flags.roles
-          .split(',')
-          .map((r) => r.trim())
-          .filter(Boolean);
-        const unknown = roles.filter((r) => !(ROLES as readonly string[]).includes(r));
-        if (unknown.length > 0) {
-          throw new ConfigError('unknown role', [
-            { path: '--roles', message: `${unknown.join(', ')}; known: ${ROLES.join(', ')}` },
-          ]);
-        }
-        const { config } = loadFromFlags(
-          flags,
-          flags.partitions ? { runtime: { partitions: flags.partitions } } : {},
-        );
-        const parley = await start(config, { roles: roles as Role[] });
-        await runUntilSignal(parley);
-        // Everything is drained and closed; idle keep-alive sockets or timers must not keep the process up.
-        parley.log.flush(() => process.exit(0));
-      }),
+      .option(
+        '--http-port <n>',
+        'HTTP port of this process (0 = a free one; the bound URL is logged): the ingest API with the ingest ' +
+          'role, else /healthz, /readyz and /metrics only; without it a process without ingest opens no port',
+      )
+      .action(
+        async (flags: {
+          config?: string;
+          natsUrl?: string;
+          roles: string;
+          partitions?: string;
+          httpPort?: string;
+        }) => {
+          const roles = flags.roles
+            .split(',')
+            .map((r) => r.trim())
+            .filter(Boolean);
+          const unknown = roles.filter((r) => !(ROLES as readonly string[]).includes(r));
+          if (unknown.length > 0) {
+            throw new ConfigError('unknown role', [
+              { path: '--roles', message: `${unknown.join(', ')}; known: ${ROLES.join(', ')}` },
+            ]);
+          }
+          let httpPort: number | undefined;
+          if (flags.httpPort !== undefined) {
+            httpPort = Number(flags.httpPort);
+            if (!/^\d+$/.test(flags.httpPort) || httpPort > 65535)
+              throw new ConfigError('invalid --http-port', [
+                {
+                  path: '--http-port',
+                  message: `"${flags.httpPort}": a port from 0 (any free port) to 65535`,
+                },
+              ]);
+          }
+          const { config } = loadFromFlags(flags, {
+            ...(flags.partitions ? { runtime: { partitions: flags.partitions } } : {}),
+            ...(httpPort !== undefined ? { http: { port: httpPort } } : {}),
+          });
+          const parley = await start(config, { roles: roles as Role[], opsHttp: httpPort !== undefined });
+          await runUntilSignal(parley);
+          // Everything is drained and closed; idle keep-alive sockets or timers must not keep the process up.
+          parley.log.flush(() => process.exit(0));
+        },
+      ),
   );
 }

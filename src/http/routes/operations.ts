@@ -22,8 +22,11 @@ export function registerOperationsRoutes(app: FastifyInstance, o: OperationsRout
     } catch (err) {
       checks = [{ name: 'readiness', ok: false, detail: err instanceof Error ? err.message : String(err) }];
     }
-    const ready = checks.every((c) => c.ok);
-    return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not_ready', checks });
+    const failed = checks.filter((c) => !c.ok);
+    if (failed.length === 0) return reply.code(200).send({ status: 'ready', checks });
+    // `reason`: the failing checks in one line, for a probe log or `curl` without reading every check.
+    const reason = failed.map((c) => `${c.name}: ${c.detail ?? 'not ok'}`).join('; ');
+    return reply.code(503).send({ status: 'not_ready', reason, checks });
   });
 
   app.get('/metrics', async (_req, reply) => {
