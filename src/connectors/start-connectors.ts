@@ -124,13 +124,33 @@ export function startConnectors(deps: ConnectorsDeps): Connectors {
   };
   for (const channel of served) executorFor(channel);
 
+  // Actions this process settled (acked: sent, blocked or dead-lettered), reported when it stops.
+  let acked = 0;
+  const handlers = new Map<string, ActionHandler>();
+  const handlerFor = (channel: string): ActionHandler => {
+    let handler = handlers.get(channel);
+    if (!handler) {
+      const executor = executorFor(channel);
+      handler = {
+        async handle(msg) {
+          const d = await executor.handle(msg);
+          if (d.type === 'ack') acked++;
+          return d;
+        },
+      };
+      handlers.set(channel, handler);
+    }
+    return handler;
+  };
+
   return {
     channels: [...served],
     metrics,
-    handlerFor: executorFor,
+    handlerFor,
     async close() {
       await tokens.close();
       await Promise.all(adapters.map((a) => a.close?.()));
+      log.info({ acked, channels: [...served] }, 'connector stopped');
     },
   };
 }

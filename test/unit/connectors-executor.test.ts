@@ -42,7 +42,7 @@ class Memory<T> implements VersionedStore<T> {
 function inbound(a: ActionMessage | Uint8Array, deliveryCount = 1): InboundMessage {
   const data = a instanceof Uint8Array ? a : encode(a);
   const subject =
-    a instanceof Uint8Array ? 'act.webhook.acme.x' : `act.${a.channel}.${a.tenant}.${a.conversation}`;
+    a instanceof Uint8Array ? 'act.0.webhook.acme.x' : `act.0.${a.channel}.${a.tenant}.${a.conversation}`;
   return {
     seq: 1,
     subject,

@@ -136,12 +136,17 @@ t.test('connectors - execution records: claim once, sent is final, stale claims 
   const first = await store.claim(req);
   t.equal(first.type, 'claimed', 'the first claim wins');
   t.match(
-    await store.claim({ ...req, owner: 'p2', now: 2000 }),
+    await store.claim({ ...req, now: 2000 }),
     { type: 'busy', retryAfterMs: 4000 },
-    'a young claim is busy',
+    'a young claim of our own is a send in progress: busy',
   );
-  const stale = await store.claim({ ...req, owner: 'p2', now: 7000 });
-  t.equal(stale.type, 'stale', 'an old claim without outcome is stale');
+  t.equal(
+    (await store.claim({ ...req, now: 6000 })).type,
+    'stale',
+    'an old claim of our own without outcome is stale',
+  );
+  const stale = await store.claim({ ...req, owner: 'p2', now: 2500 });
+  t.equal(stale.type, 'stale', "another owner's claim is stale at once: it lost the partition mid-send");
   if (first.type !== 'claimed' || stale.type !== 'stale') return;
   const taken = await store.takeOver(req.actionId, stale, 'p2', 7000);
   t.equal(taken.record.attempt, 2);
