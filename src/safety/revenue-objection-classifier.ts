@@ -15,6 +15,10 @@ const entries = (detail: string, confidence: number, patterns: string[], unless?
 const BEFORE_BUYING =
   '\\brefund (policy|policies|terms)\\b|\\b(do|does|will|would) (you|they) (offer|give|do|provide)( any| a)? refunds?\\b|\\bis there (a|any) refund\\b|\\bbefore (i|we) (buy|purchase|subscribe|sign up|pay|order)\\b|\\bif i (do not|did not) like\\b|\\bmoney back guarantee\\b';
 
+/** A refund asked for only hypothetically: "can I get a refund if I don't like it?". */
+const HYPOTHETICAL =
+  '\\bbefore (i|we) (buy|purchase|subscribe|sign up|pay|order)\\b|\\bif i (do not|did not) like\\b|\\bmoney back guarantee\\b';
+
 export const REVENUE_OBJECTION_LEXICON: readonly LexiconEntry[] = [
   ...entries('chargeback', 0.95, [
     'chargeback*',
@@ -48,7 +52,7 @@ export const REVENUE_OBJECTION_LEXICON: readonly LexiconEntry[] = [
       'geld zuruck',
       'dinheiro de volta',
     ],
-    BEFORE_BUYING,
+    HYPOTHETICAL,
   ),
   ...entries('refund', 0.9, ['refund*'], BEFORE_BUYING),
   ...entries('dispute', 0.9, [
