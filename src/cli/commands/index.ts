@@ -6,6 +6,7 @@ import { registerConversation } from './conversation.js';
 import { registerDecode } from './decode.js';
 import { registerDlq } from './dlq.js';
 import { registerEscalations } from './escalations.js';
+import { registerPartitions } from './partitions.js';
 import { registerPause } from './pause.js';
 import { registerReplay } from './replay.js';
 import { registerRules } from './rules.js';
@@ -19,6 +20,7 @@ export type RegisterCommand = (program: Command) => void;
 export const commands: RegisterCommand[] = [
   registerBench,
   registerStart,
+  registerPartitions,
   registerStreams,
   registerDecode,
   registerRules,
