@@ -114,12 +114,16 @@ export class PartitionDispatcher {
   #ticker: NodeJS.Timeout | undefined;
   /** Woken when a lane shrinks (the pull loop waits on a full lane) or the stage stops. */
   #laneFreed: (() => void) | undefined;
-  /** Woken when the stage stops, to cut retry waits short. */
-  #stopWaiters = new Set<() => void>();
+  /** Resolves when the stage stops, to cut retry waits short. */
+  readonly #stopped: Promise<void>;
+  #wakeStopped!: () => void;
   #held = 0;
 
   constructor(deps: PartitionDispatcherDeps) {
     this.#d = deps;
+    this.#stopped = new Promise<void>((resolve) => {
+      this.#wakeStopped = resolve;
+    });
   }
 
   get state(): DispatcherState {
@@ -245,17 +249,9 @@ export class PartitionDispatcher {
     }
   }
 
-  /** Sleeps `ms`, or less if the stage stops meanwhile. */
+  /** Sleeps `ms` on the injected clock, or less if the stage stops meanwhile. */
   #wait(ms: number): Promise<void> {
-    return new Promise<void>((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        this.#stopWaiters.delete(done);
-        resolve();
-      };
-      const timer = setTimeout(done, Math.max(0, ms));
-      this.#stopWaiters.add(done);
-    });
+    return Promise.race([this.#d.clock.sleep(Math.max(0, ms)), this.#stopped]);
   }
 
   /** Keeps every held action from reaching AckWait (they are ours until settled). */
@@ -266,7 +262,7 @@ export class PartitionDispatcher {
   #idleCheck: (() => void) | undefined;
 
   #wakeAll(): void {
-    for (const w of [...this.#stopWaiters]) w();
+    this.#wakeStopped();
     const free = this.#laneFreed;
     this.#laneFreed = undefined;
     free?.();
