@@ -272,7 +272,14 @@ export function check(history: History, options: CheckOptions = {}): CheckReport
           kind: 'lost',
           tenant,
           conversation,
-          message: `${lost.length} acknowledged event(s) never delivered: n = ${lost.map((e) => e.n).join(', ')}`,
+          message:
+            `${lost.length} acknowledged event(s) never delivered: n = ${lost.map((e) => e.n).join(', ')}` +
+            (lost.some((e) => e.duplicate)
+              ? ` (acknowledged only as duplicates: n = ${lost
+                  .filter((e) => e.duplicate)
+                  .map((e) => e.n)
+                  .join(', ')})`
+              : ''),
           ids: lost.map((e) => e.id),
         });
       }

@@ -293,3 +293,18 @@ t.test('fault checker - firstInversion', async (t) => {
   t.same(firstInversion([0, 11, 12, 1]), { at: 3, before: 12, after: 1 });
   t.same(firstInversion([3, 3]), { at: 1, before: 3, after: 3 }, 'a repeat is not increasing');
 });
+
+t.test(
+  'fault checker - a lost event acknowledged only as a duplicate says so (its id was pre-empted)',
+  async (t) => {
+    const h = clean();
+    h.acked.push(acked('c3', 0, { duplicate: true }));
+    h.states = undefined;
+    const report = check(h);
+    t.same(
+      report.violations.map((v) => [v.kind, v.conversation, v.ids]),
+      [['lost', 'c3', ['c3-e0']]],
+    );
+    t.match(report.violations[0]!.message, /acknowledged only as duplicates: n = 0/);
+  },
+);

@@ -6,7 +6,7 @@
  * conversation touched only by bad input has state (nothing half-written).
  */
 import { headers as natsHeaders } from '@nats-io/transport-node';
-import { driveHttp, driveNats, plan, sentinels } from '../drivers.js';
+import { driveHttp, driveNats, natsEnvelope, plan, sentinels } from '../drivers.js';
 import { type Harness, type Scenario, TENANT, TENANT_TOKEN, withHarness } from '../harness.js';
 import { until } from '../wait.js';
 
@@ -298,7 +298,7 @@ export const scenario: Scenario = {
       const js = (await import('@nats-io/jetstream')).jetstream(nc);
       const ack = await js.publish(
         `ingest.${TENANT}.spoofer0.message.received`,
-        JSON.stringify({ schema: 1, ...spoofer[0]![0]!, tenant: TENANT }),
+        JSON.stringify(natsEnvelope(spoofer[0]![0]!)),
         { headers: spoof },
       );
       h.recorder.acked.push({
