@@ -20,7 +20,7 @@ export function webhookScenario(o: {
   return {
     name: o.name,
     description: o.description,
-    tags: o.tags ?? ['fast', 'webhook'],
+    tags: o.tags ?? ['webhook'],
     timeoutMs: o.timeoutMs ?? 150_000,
     run: () =>
       withHarness({ ...o.harness, fault: o.fault }, async (h) => {

@@ -86,7 +86,7 @@ export const scenario: Scenario = {
   name: 'bad-config',
   description:
     'typos and contradictions in parley.yaml and rules: clear error, exit non-zero, running process unaffected',
-  tags: ['fast', 'input'],
+  tags: ['input'],
   timeoutMs: 240_000,
   run: () =>
     withHarness({}, async (h) => {

@@ -7,4 +7,5 @@ export const scenario = crashScenario({
     'SIGKILL at the "sent" point of the 200th send (connectors.crashAt), restart; 50 x 20 over HTTP',
   crashAt: 'sent',
   crashAfter: 200,
+  tags: ['fast', 'crash'],
 });

@@ -9,7 +9,7 @@ import { until } from '../wait.js';
 export const scenario: Scenario = {
   name: 'nats-sigstop',
   description: 'SIGSTOP nats-server 8 s under load (publish timeout 1 s), SIGCONT; 50 x 20 over HTTP',
-  tags: ['nats', 'fast'],
+  tags: ['nats'],
   timeoutMs: 200_000,
   run: () =>
     withHarness({ config: { http: { publishTimeoutMs: 1000, retryAfterSeconds: 1 } } }, async (h) => {

@@ -21,7 +21,7 @@ export const scenario: Scenario = {
   name: 'rule-push',
   description:
     'bad rule pushes refused under load (last good stays), then a valid hot reload; 40 x 20 over HTTP',
-  tags: ['fast', 'rules'],
+  tags: ['rules'],
   timeoutMs: 200_000,
   run: () =>
     withHarness({}, async (h) => {

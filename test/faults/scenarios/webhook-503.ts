@@ -8,4 +8,5 @@ export const scenario = webhookScenario({
   name: 'webhook-503',
   description: 'receiver answers 503 to 1 request in 50; 50 conversations x 20 messages over HTTP, 1 process',
   fault: { kind: 'fail', every: 50, status: 503 },
+  tags: ['fast', 'webhook'],
 });
