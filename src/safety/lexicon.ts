@@ -195,25 +195,12 @@ function anchorOf(word: string): string {
 }
 
 /** The squeezed words of the last message classified: every classifier of a policy reads the same one. */
-let lastView: { text: string; list: string[]; words: Set<string> } | undefined;
-function wordView(text: string): { list: string[]; words: Set<string> } {
-  if (lastView?.text !== text) {
-    const list = squeeze(text).split(' ');
-    lastView = { text, list, words: new Set(list) };
-  }
-  return lastView;
+let lastView: { text: string; words: Set<string> } | undefined;
+function wordView(text: string): Set<string> {
+  if (lastView?.text !== text) lastView = { text, words: new Set(squeeze(text).split(' ')) };
+  return lastView.words;
 }
 
-/** Whether the message's squeezed words contain an anchor. */
-function anchored(anchors: readonly string[], words: ReadonlySet<string>, list: readonly string[]): boolean {
-  for (const a of anchors) {
-    if (a.endsWith('*')) {
-      const prefix = a.slice(0, -1);
-      if (list.some((w) => w.startsWith(prefix))) return true;
-    } else if (words.has(a)) return true;
-  }
-  return false;
-}
 
 function compileEntry(raw: LexiconEntry): Compiled {
   const e = LexiconEntrySchema.parse(raw);
@@ -308,6 +295,35 @@ export function lexiconClassifier(
   }
   // Strongest first: the first entry that matches for real is the verdict.
   partial.sort((a, b) => b.confidence - a.confidence);
+  // Entries by anchor word (and by anchor prefix for wildcards): a message only tries the entries one of
+  // whose anchors it contains, found by looking its words up, not by scanning every entry.
+  const byWord = new Map<string, number[]>();
+  const byPrefix = new Map<string, number[]>();
+  const always: number[] = [];
+  partial.forEach((e, i) => {
+    if (!e.anchors) always.push(i);
+    else
+      for (const a of e.anchors) {
+        const [map, key] = a.endsWith('*') ? [byPrefix, a.slice(0, -1)] : [byWord, a];
+        const list = map.get(key) ?? [];
+        if (!list.includes(i)) list.push(i);
+        map.set(key, list);
+      }
+  });
+  const prefixLengths = [...new Set([...byPrefix.keys()].map((k) => k.length))].sort((a, b) => a - b);
+  const candidates = (words: ReadonlySet<string>): number[] => {
+    const out = new Set<number>(always);
+    for (const w of words) {
+      const exact = byWord.get(w);
+      if (exact) for (const i of exact) out.add(i);
+      for (const n of prefixLengths) {
+        if (n > w.length) break;
+        const pre = byPrefix.get(w.slice(0, n));
+        if (pre) for (const i of pre) out.add(i);
+      }
+    }
+    return [...out].sort((a, b) => a - b);
+  };
   // One alternation of every entry: most messages match nothing, and are done after one test.
   const none: ClassifierVerdict = { type: 'classification', classifier: name, label: NONE, confidence: 1 };
   const verdict = (confidence: number, detail: string | undefined, snip: string): ClassifierVerdict => ({
@@ -326,10 +342,9 @@ export function lexiconClassifier(
       const w = wholes.size ? lookupWhole(text) : undefined;
       if (w) return verdict(w.confidence, w.detail, text);
       const padded = ` ${text} `;
-      const { list, words } = wordView(text);
       let dismissed: Reading;
-      for (const e of partial) {
-        if (e.anchors && !anchored(e.anchors, words, list)) continue;
+      for (const i of candidates(wordView(text))) {
+        const e = partial[i]!;
         const subject = e.padded ? padded : text;
         e.re.lastIndex = 0;
         if (e.unless?.test(text)) {

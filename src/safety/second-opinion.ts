@@ -94,35 +94,40 @@ export function trainNaiveBayes(
 
 export class NaiveBayesClassifier {
   readonly name: string;
-  readonly #model: NaiveBayesModel;
-  readonly #logDenominator: number[];
+  readonly #labels: readonly string[];
+  /** log P(feature | label) per feature, computed once. */
+  readonly #logLikelihood = new Map<string, Float64Array>();
   readonly #logPrior: number[];
 
   /** `benignPrior`: the share of messages assumed harmless (default 0.9); the rest split evenly. */
   constructor(model: NaiveBayesModel, options: { name?: string; benignPrior?: number } = {}) {
     this.name = options.name ?? 'naive-bayes';
-    this.#model = model;
+    this.#labels = model.labels;
     const benign = model.labels.includes(BENIGN) ? (options.benignPrior ?? 0.9) : 0;
     const others = model.labels.length - (benign ? 1 : 0);
     this.#logPrior = model.labels.map((l) => Math.log(l === BENIGN ? benign : (1 - benign) / others));
     const v = Object.keys(model.features).length;
-    this.#logDenominator = model.totals.map((t) => Math.log(t + model.alpha * v));
+    const logDenominator = model.totals.map((t) => Math.log(t + model.alpha * v));
+    for (const [f, c] of Object.entries(model.features))
+      this.#logLikelihood.set(
+        f,
+        Float64Array.from(c, (n, i) => Math.log(n + model.alpha) - logDenominator[i]!),
+      );
   }
 
   /** Posterior per label, with the traffic's priors (mostly benign), not the corpus proportions. */
   scores(text: string): Record<string, number> {
-    const m = this.#model;
     const log = [...this.#logPrior];
     for (const f of featuresOf(text)) {
-      const c = m.features[f];
+      const l = this.#logLikelihood.get(f);
       // A word the model never saw says nothing about any label.
-      if (!c) continue;
-      for (let i = 0; i < log.length; i++) log[i]! += Math.log(c[i]! + m.alpha) - this.#logDenominator[i]!;
+      if (!l) continue;
+      for (let i = 0; i < log.length; i++) log[i]! += l[i]!;
     }
     const max = Math.max(...log);
     const exp = log.map((x) => Math.exp(x - max));
     const sum = exp.reduce((a, b) => a + b, 0);
-    return Object.fromEntries(m.labels.map((l, i) => [l, exp[i]! / sum]));
+    return Object.fromEntries(this.#labels.map((l, i) => [l, exp[i]! / sum]));
   }
 
   predict(text: string): SecondOpinionResult {
