@@ -163,8 +163,8 @@ export class ActorWorker<S, C extends TransitionContext = TransitionContext> {
   async #handOver(partition: number): Promise<void> {
     const worker = this.#workers.get(partition);
     if (!worker) return;
+    // Forgotten by #owned() once it has stopped (a second call while it drains is a no-op).
     await worker.stop(this.#o.settings.drainMs ?? 10_000);
-    if (this.#workers.get(partition) === worker) this.#workers.delete(partition);
   }
 
   /**

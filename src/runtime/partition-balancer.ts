@@ -210,7 +210,11 @@ export class PartitionBalancer {
           { members: ids.length, target, owned: mine.length, handingOver: order },
           'handing partitions over to balance the members',
         );
-        await Promise.all(order.map((p) => host.handOver(p)));
+        // Not awaited: a drain can take longer than a lease period, and the heartbeat must not wait for it.
+        // A partition still draining at the next round counts as ours and is simply asked to stop again.
+        void Promise.all(order.map((p) => host.handOver(p))).catch((err) =>
+          this.#o.log.warn({ err }, 'a partition handover failed'),
+        );
       }
     }
   }
