@@ -305,8 +305,11 @@ export class ActorCell<S, C extends TransitionContext = TransitionContext> {
       this.#attempts.delete(msg.seq);
       out.push(...messages);
       if (eventWake !== undefined) wake = eventWake;
-      recent.add(idKey, msg.timestampMs, dedupe);
-      remembered = true;
+      // An event without any id got `seq-<its sequence>`: unique already, nothing to remember.
+      if (event.id !== `seq-${msg.seq}`) {
+        recent.add(idKey, msg.timestampMs, dedupe);
+        remembered = true;
+      }
       stored = { ...stored, seq: msg.seq, state: result.state };
       applied++;
       done.push(msg);

@@ -196,3 +196,16 @@ t.test(
     t.equal(s.gate.count, 0);
   },
 );
+
+t.test(
+  'dedupe-actor-cell - an event without any id is not remembered (its seq-<n> id is unique)',
+  async (t) => {
+    const s = setup();
+    const noId = new FakeMessage(1, 'evt.0.acme.c1.message.received', encode({ attributes: {} }), {}, T0);
+    s.send(noId);
+    s.send(msg(2, 'seq-1')); // a producer id that happens to look like it: a different event
+    await flush();
+    t.same(s.store.data.get('acme.c1')!.value.state.seen, ['seq-1', 'seq-1'], 'both applied');
+    t.equal(s.store.data.get('acme.c1')!.value.ids?.length, 12, 'only the real id remembered');
+  },
+);
