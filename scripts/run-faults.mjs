@@ -6,6 +6,7 @@
 //   npm run test:faults -- --fast             the CI subset (scenarios tagged `fast`)
 //   npm run test:faults -- --only webhook-503,duplicate-flood
 //   npm run test:faults -- --json             one JSON line per run as well
+//   npm run test:faults -- --verbose          each passing run's summary and notes too
 import { spawn } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -22,7 +23,7 @@ const value = (name, fallback) => {
 };
 if (flag('--help')) {
   process.stdout.write(
-    'usage: run-faults.mjs [--runs N] [--fast] [--tag TAG] [--only a,b] [--list] [--json] [--stop-on-failure]\n',
+    'usage: run-faults.mjs [--runs N] [--fast] [--tag TAG] [--only a,b] [--list] [--json] [--verbose] [--stop-on-failure]\n',
   );
   process.exit(0);
 }
@@ -165,6 +166,14 @@ outer: for (const s of selected) {
       (r.error ? 1 : 0);
     if (r.ok) row.passed++;
     process.stdout.write(` ${r.ok ? 'ok' : 'FAILED'} (${((r.ms ?? 0) / 1000).toFixed(1)} s)\n`);
+    if (r.ok && flag('--verbose')) {
+      process.stdout.write(
+        `${r.output
+          .split('\n')
+          .filter((l) => !l.includes('note: redelivery'))
+          .join('\n')}\n`,
+      );
+    }
     if (!r.ok) {
       failed = true;
       process.stdout.write(`${r.output}\n${r.error ? `  error: ${r.error}\n` : ''}`);

@@ -279,6 +279,13 @@ export class Harness {
     options: CheckOptions & { exempt?: string[]; failures?: string[] } = {},
   ): Promise<ScenarioResult> {
     const report = check(await this.history(options.exempt), options);
+    const times = this.receiver
+      .requests()
+      .filter((q) => q.outcome === 'accepted')
+      .map((q) => q.receivedAt);
+    let gap = 0;
+    for (let i = 1; i < times.length; i++) gap = Math.max(gap, times[i]! - times[i - 1]!);
+    if (times.length > 1) this.notes.push(`longest pause between deliveries: ${gap} ms`);
     const dlq = await this.streamMessages('DLQ').catch(() => 0);
     if (dlq > 0) this.notes.push(`DLQ holds ${dlq} message(s)`);
     if (report.summary.lost > 0)
