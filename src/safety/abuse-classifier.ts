@@ -14,7 +14,7 @@ const CLOSE =
   '[husband|wife|boss|family|mom|mum|dad|parents|boyfriend|girlfriend|employer|kids|partner|friends|followers|manager]';
 /** Friendly meetings and figures of speech a threat phrase also fits. */
 const BANTER =
-  '\\b(in the crowd|at the (meet|show|concert|signing|gig|event|meetup|con|festival)|meet and greet|on (instagram|insta|ig|tiktok|twitter|facebook|fb|snapchat|snap|youtube|discord|twitch)|shoot you (an?|the) (email|message|text|dm|msg|line|note|link)|regret not (trying|buying|coming|watching|getting|seeing|joining)|watch your back (while|when|on|during))\\b';
+  '\\b(in the crowd|at the (meet|show|concert|signing|gig|event|meetup|con|festival)|meet and greet|on (instagram|insta|ig|tiktok|twitter|facebook|fb|snapchat|snap|youtube|discord|twitch)|shoot you (an?|the) (email|message|text|dm|msg|line|note|link)|regret not (trying|buying|coming|watching|getting|seeing|joining)|pay for (dinner|lunch|drinks|coffee|the next|my|a round)|watch your back (while|when|on|during))\\b';
 
 export const ABUSE_LEXICON: readonly LexiconEntry[] = [
   ...entries(
@@ -65,6 +65,14 @@ export const ABUSE_LEXICON: readonly LexiconEntry[] = [
       'you will be sorry',
       'or else',
       'sleep with one eye open',
+      'never feel safe',
+      'pray i [do not|never] find you',
+      '[slit|cut|break|snap|smash|stab|shoot|choke|crush|rip out] your [throat|neck|face|legs|leg|arms|skull|head|fingers|teeth|heart]',
+      '[wait|waiting] for you [after|outside|at|near]',
+      'you will see [what happens|]',
+      'deserve everything bad',
+      '[make you|making you] famous for [all|] the wrong',
+      'go [jump off|hang|drown|shoot|kill] [a|the|] [bridge|yourself|cliff|building|roof|]',
       'die in a fire',
       '[come|coming|go|going|show up|showing up] to your [house|home|work|job|apartment|door|office|school]',
       'find your [family|kids|house|parents|home|mom|sister|brother]',
@@ -113,7 +121,10 @@ export const ABUSE_LEXICON: readonly LexiconEntry[] = [
     'fuck [you|off]',
     'fuck you',
     'shut the fuck up',
-    'shut up [you|bitch|idiot|loser|whore|slut]',
+    'shut up [bitch|idiot|loser|whore|slut]',
+    'shut up you [bitch|idiot|loser|whore|slut|stupid|dumb|ugly|fat|pathetic|freak|moron]',
+    '[you|ur] [worthless|stupid|dumb|ugly|fat|pathetic|disgusting|filthy|useless] ~ [trash|garbage|idiot|moron|freak|loser|bitch|whore|slut|pig|cow|piece|cunt|hoe|creep]',
+    'you [freak|creep|psycho|moron|loser|idiot|trash|scum]',
     'bitch',
     'whore',
     'slut',

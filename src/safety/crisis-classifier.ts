@@ -139,7 +139,7 @@ export const CRISIS_LEXICON: readonly LexiconEntry[] = [
       '[giving|gave|give] away [all|] my [stuff|things|belongings]',
       'will not need to take care of',
     ],
-    '\\b(climb\\w*|camping|boat|sailing|swing|tow\\w*|jump rope|diving)\\b',
+    '\\b(climb\\w*|camping|boat|sailing|swing|tow\\w*|jump rope|diving)\\b|\\bgo (jump|hang|drown)\\b',
   ),
   ...entries(
     'method',

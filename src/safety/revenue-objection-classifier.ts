@@ -13,11 +13,11 @@ const entries = (detail: string, confidence: number, patterns: string[], unless?
 
 /** A refund asked about, not asked for. */
 const BEFORE_BUYING =
-  '\\brefund (policy|policies|terms)\\b|\\b(do|does|will|would) (you|they) (offer|give|do|provide)( any| a)? refunds?\\b|\\bis there (a|any) refund\\b|\\bbefore (i|we) (buy|purchase|subscribe|sign up|pay|order)\\b|\\bif i (do not|did not) like\\b|\\bmoney back guarantee\\b';
+  '\\brefunds? if\\b|\\brefund (policy|policies|terms)\\b|\\b(do|does|will|would) (you|they) (offer|give|do|provide)( any| a)? refunds?\\b|\\bis there (a|any) refund\\b|\\bbefore (i|we) (buy|purchase|subscribe|sign up|pay|order)\\b|\\bif i (do not|did not) like\\b|\\bmoney back guarantee\\b';
 
 /** A refund asked for only hypothetically: "can I get a refund if I don't like it?". */
 const HYPOTHETICAL =
-  '\\bbefore (i|we) (buy|purchase|subscribe|sign up|pay|order)\\b|\\bif i (do not|did not) like\\b|\\bmoney back guarantee\\b';
+  '\\brefunds? if\\b|\\bbefore (i|we) (buy|purchase|subscribe|sign up|pay|order)\\b|\\bif i (do not|did not) like\\b|\\bmoney back guarantee\\b';
 
 export const REVENUE_OBJECTION_LEXICON: readonly LexiconEntry[] = [
   ...entries('chargeback', 0.95, [
@@ -77,6 +77,13 @@ export const REVENUE_OBJECTION_LEXICON: readonly LexiconEntry[] = [
     'without [my|] permission',
     '[paid|payment|tip|tipped|charged|bought] ~ [by mistake|twice]',
     'went through twice',
+    '[charge|charges|payment|payments|transaction|purchase] i [did not|never] [make|authorize|approve|recognize|order|agree to]',
+    'not [approve|authorize|agree to] [this|the|that|any|these] ~ [payment|charge|charges|payments|purchase]',
+    '[charged|billed] for ~ [i|that i|which i|after i] [cancel*|unsubscribed|never ordered]',
+    '[charged|billed] every [month|week] ~ not know why',
+    '[costs|cost|costing|priced] [way|much|so|far|too] more than',
+    'report you to [paypal|stripe|visa|mastercard|amex|the bbb|my bank|the platform|apple|google]',
+    'money [returned|refunded]',
     '[charged|billed|charging|took money] ~ without [asking|permission|my consent|telling me]',
     '[billed|charged] even though',
     'even though i [cancel*|unsubscribed]',
@@ -95,6 +102,8 @@ export const REVENUE_OBJECTION_LEXICON: readonly LexiconEntry[] = [
   ]),
   ...entries('cancel', 0.9, [
     'cancel* [my|the|this|your|our|] [subscription|membership|account|sub|plan|renewal|auto renew|autorenew|auto renewal|order]',
+    'cancel* [my|the|this|your|our] ~ [subscription|membership|account|sub|plan|renewal|tier]',
+    '[stop|end|pause] my [subscription|membership|plan|sub|payments|renewal|billing] ~',
     'how [do|can] i cancel',
     '[end|ending|close|closing|terminate] my [subscription|membership|sub|plan|account]',
     'stop [charging|billing] me',
