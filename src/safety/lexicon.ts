@@ -201,7 +201,6 @@ function wordView(text: string): Set<string> {
   return lastView.words;
 }
 
-
 function compileEntry(raw: LexiconEntry): Compiled {
   const e = LexiconEntrySchema.parse(raw);
   const unless = e.unless ? new RegExp(e.unless, 'u') : undefined;
