@@ -44,6 +44,13 @@ async function cliJson<T>(t: Parameters<typeof spawnCli>[0], natsUrl: string, ar
 t.test('partitions - before any process: every partition unowned, no lag known', async (t) => {
   const nats = await startTestNats(t, { partitions: PARTITIONS });
   const h = await connect(t, nats.url);
+  const bare = spawnCli(t, ['partitions'], {
+    PARLEY_CONFIG: TEST_CONFIG_FILE,
+    PARLEY_NATS__URL: nats.url,
+    PARLEY_PARTITIONS: String(PARTITIONS),
+  });
+  t.equal(await bare.exited, 1, 'nothing provisioned yet: a failure...');
+  t.match(bare.lines.join('\n'), /no parley-leases bucket on this server/, '...that says why');
   await provision(h);
   const rows = await cliJson<PartitionRow[]>(t, nats.url, ['--json']);
   t.equal(rows.length, PARTITIONS);

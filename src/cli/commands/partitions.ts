@@ -11,11 +11,13 @@
 import type { Command } from 'commander';
 import type { ParleyConfig } from '../../config/schema.js';
 import { decodeMsgpack } from '../../envelope/codec.js';
+import { AppError } from '../../errors/app-error.js';
 import { LEASES_BUCKET } from '../../main.js';
 import { ACTIONS_STREAM, connectorConsumerName } from '../../nats/action-source.js';
 import type { NatsHandles } from '../../nats/connection.js';
 import { isStreamNotFound } from '../../nats/errors.js';
 import { EVENTS_STREAM, partitionConsumerName } from '../../nats/partition-source.js';
+import { kvStreamName } from '../../nats/provision.js';
 import { type CommonFlags, loadFromFlags, print, withCommonFlags } from '../options.js';
 import { withNatsSession } from '../with-nats.js';
 import type { RegisterCommand } from './index.js';
@@ -104,6 +106,15 @@ export async function readPartitionReport(
   o: { partitions: number; leaseTtlMs: number; now?: number },
 ): Promise<PartitionReport> {
   const now = o.now ?? Date.now();
+  // Kvm.open does not check that the bucket exists; reads would fail with a bare "stream not found".
+  await h.jsm.streams.info(kvStreamName(LEASES_BUCKET)).catch((err: unknown) => {
+    if (!isStreamNotFound(err)) throw err;
+    throw new AppError(
+      `no ${LEASES_BUCKET} bucket on this server: no Parley deployment has started here yet ` +
+        '(run `parley streams apply` or `parley start` first, or check nats.url)',
+      { code: 'LEASES_BUCKET_MISSING', cause: err },
+    );
+  });
   const kv = await h.kvm.open(LEASES_BUCKET);
   const [events, actions, members, leases] = await Promise.all([
     consumerLag(h, EVENTS_STREAM),
