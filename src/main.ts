@@ -256,7 +256,12 @@ export async function start(config: ParleyConfig, options: StartOptions = {}): P
         metrics: createRuntimeMetrics(registry),
         log,
         clock: systemClock,
-        settings: { ...rt, ...(options.drainMs !== undefined ? { drainMs: options.drainMs } : {}) },
+        settings: {
+          ...rt,
+          // The actors hold every event to the limits HTTP ingest applies, whatever path it came by.
+          eventLimits: config.http.limits,
+          ...(options.drainMs !== undefined ? { drainMs: options.drainMs } : {}),
+        },
       });
       const worker = actors;
       cleanups.push(() => worker.stop(options.drainMs));

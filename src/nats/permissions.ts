@@ -183,8 +183,9 @@ export const ROLE_PERMISSIONS: Record<NatsRole, Permissions> = {
 export function producerPermissions(tenant: string): Permissions {
   return {
     publish: [`ingest.${tenant}.>`],
-    // Operator events (escalation resolutions, consent changes, triggers) never come from a producer.
-    publishDeny: [`ingest.${tenant}.*.admin.>`],
+    // Parley's own event types never come from a producer: operator events (escalation resolutions, consent
+    // changes, triggers) and what the engine emits itself (outcomes, detector signals, timer wake-ups).
+    publishDeny: ['admin', 'action', 'detector', 'timer'].map((type) => `ingest.${tenant}.*.${type}.>`),
     subscribe: [`${inboxPrefixFor(producerUser(tenant))}.>`],
   };
 }
@@ -241,7 +242,7 @@ const PRODUCER_EXAMPLE = `    # One user per tenant publishing straight to NATS,
     #   user: "producer-acme"
     #   password: $NATS_PASSWORD_PRODUCER_ACME
     #   permissions: {
-    #     publish: { allow: ["ingest.acme.>"], deny: ["ingest.acme.*.admin.>"] }
+    #     publish: { allow: ["ingest.acme.>"], deny: ["ingest.acme.*.admin.>", "ingest.acme.*.action.>", "ingest.acme.*.detector.>", "ingest.acme.*.timer.>"] }
     #     subscribe: { allow: ["_INBOX.producer-acme.>"] }
     #   }
     # }`;

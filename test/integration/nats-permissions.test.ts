@@ -278,6 +278,9 @@ t.test('nats-permissions - a tenant producer writes only its own ingest subjects
   for (const subject of [
     ingestSubject('globex', 'c9'),
     'ingest.acme.c9.admin.consent.updated',
+    'ingest.acme.c9.action.sent',
+    'ingest.acme.c9.detector.inactive',
+    'ingest.acme.c9.timer.wake',
     `evt.0.acme.c9.message.received`,
     'act.webhook.acme.c9',
     '$JS.API.INFO',
@@ -393,8 +396,8 @@ t.test(
     t.not(text, readFileSync(join(ROOT, 'nats.conf'), 'utf8'));
     t.match(
       text,
-      /publish: \{ allow: \["ingest\.acme\.>"\], deny: \["ingest\.acme\.\*\.admin\.>"\] \}/,
-      'the producer example denies operator event types, as the generated embedded config does',
+      /publish: \{ allow: \["ingest\.acme\.>"\], deny: \["ingest\.acme\.\*\.admin\.>", "ingest\.acme\.\*\.action\.>", "ingest\.acme\.\*\.detector\.>", "ingest\.acme\.\*\.timer\.>"\] \}/,
+      'the producer example denies the engine-owned event types, as the generated embedded config does',
     );
     const conf = join(home, 'nats.conf');
     writeFileSync(conf, text);
