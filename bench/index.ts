@@ -5,6 +5,11 @@ import type { BenchReport } from './harness.js';
 import { type E2eOptions, e2eDefaults, runE2e } from './scenarios/e2e.js';
 import { memoryDefaults, runMemory } from './scenarios/memory.js';
 import { runSafety, safetyDefaults } from './scenarios/safety.js';
+import {
+  runSafetyCorpus,
+  type SafetyCorpusOptions,
+  safetyCorpusDefaults,
+} from './scenarios/safety-corpus.js';
 import { runSpine, spineDefaults } from './scenarios/spine.js';
 
 export interface Scenario {
@@ -60,6 +65,12 @@ export const scenarios: Record<string, Scenario> = {
         rate: num(o.rate, safetyDefaults.rate),
         partitions: num(o.partitions, safetyDefaults.partitions),
       }),
+  },
+  'safety-corpus': {
+    description:
+      'the safety gate over the labelled corpus (test/fixtures/safety): per-label precision, recall and F1, ' +
+      'confusion matrix, benign flagged, misses, µs per decision; --set part=dev|heldout|blind|blind-2|all',
+    run: async (o) => runSafetyCorpus(withDefaults<SafetyCorpusOptions>(safetyCorpusDefaults, o)),
   },
   memory: {
     description: 'resident memory with 50k and 100k conversations touched (passivation)',
