@@ -273,6 +273,14 @@ function readPidRecord(file: string): PidRecord | undefined {
   }
 }
 
+function signal(pid: number, sig: NodeJS.Signals): void {
+  try {
+    process.kill(pid, sig);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
+  }
+}
+
 /** Waits (polling /proc: the process is not our child, so there is no exit event) until `pid` is gone. */
 async function waitGone(pid: number, timeoutMs: number): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
@@ -301,11 +309,18 @@ async function reclaimStaleServer(pidFile: string, executable: string, configPat
         { code: 'NATS_SERVER_IN_USE' },
       );
     }
-    // Orphaned (its parent died without stopping it): stop it by that pid, gracefully first.
-    process.kill(record.pid, 'SIGTERM');
+    // Orphaned (its parent died without stopping it): stop it by that pid, gracefully first. It may be
+    // exiting already (the kernel's parent-death signal), hence no error when it is gone meanwhile.
+    signal(record.pid, 'SIGTERM');
     if (!(await waitGone(record.pid, STOP_GRACE_MS))) {
-      process.kill(record.pid, 'SIGKILL');
-      await waitGone(record.pid, STOP_GRACE_MS);
+      signal(record.pid, 'SIGKILL');
+      if (!(await waitGone(record.pid, STOP_GRACE_MS)))
+        throw new AppError(
+          `could not stop the nats-server (pid ${record.pid}) left running with ${configPath}`,
+          {
+            code: 'NATS_SERVER_IN_USE',
+          },
+        );
     }
   }
   rmSync(join(dirname(configPath), `${basename(executable)}_${record.pid}.ports`), { force: true });
