@@ -195,11 +195,12 @@ export async function start(config: ParleyConfig, options: StartOptions = {}): P
           maxAckPending: cs.maxInFlight,
           pullBatch: cs.pullBatch,
         }),
-        create: (partition, ownership) =>
+        create: (partition, ownership, fail) =>
           new PartitionDispatcher({
             partition,
             handlerFor: running.handlerFor,
             ownership,
+            fail,
             gate: sendGate,
             metrics: running.metrics,
             log: dispatchLog,

@@ -43,6 +43,8 @@ export interface PartitionDispatcherDeps {
   /** The executor of a channel (an unknown channel gets one that dead-letters it). */
   handlerFor(channel: string): ActionHandler;
   ownership(): LeaseStatus;
+  /** Stops the whole partition (its actions consumer ended or failed): it is acquired afresh. */
+  fail?(reason: string): void;
   gate: InFlightGate;
   metrics: ConnectorMetrics;
   log: Logger;
@@ -180,12 +182,9 @@ export class PartitionDispatcher {
         lane.queue.push(m);
         if (!lane.running) void this.#run(lane);
       }
+      if (this.#state === 'running') this.#d.fail?.('actions consumer ended');
     } catch (err) {
-      if (this.#state === 'running')
-        this.#d.log.error(
-          { partition: this.#d.partition, err: errorMessage(err) },
-          'connector consumer failed; the partition will be re-acquired',
-        );
+      if (this.#state === 'running') this.#d.fail?.(`actions consumer failed: ${errorMessage(err)}`);
     }
   }
 
@@ -216,6 +215,7 @@ export class PartitionDispatcher {
           await this.#wait(d.delayMs);
           continue;
         }
+        if (lane.queue[0] !== head) return; // dropped by stop() meanwhile: its gate slot is already back
         lane.queue.shift();
         lane.retries = 0;
         if (d.type === 'ack') head.ack();

@@ -174,7 +174,11 @@ export class PartitionWorker<S, C extends TransitionContext = TransitionContext>
       }
       this.#state = 'running';
       if (actions && this.#d.dispatch) {
-        this.#stage = this.#d.dispatch.create(this.partition, () => this.ownership());
+        this.#stage = this.#d.dispatch.create(
+          this.partition,
+          () => this.ownership(),
+          (reason) => this.fence(`connector stage: ${reason}`),
+        );
         this.#stage.start(actions);
       }
       this.metrics.partitionsOwned.inc();
@@ -206,6 +210,8 @@ export class PartitionWorker<S, C extends TransitionContext = TransitionContext>
         const full = this.#route(msg);
         if (full) await full;
       }
+      // The consumer ended under us (deleted, or the iterator closed): stop, and be acquired afresh.
+      if (this.#state === 'running') this.fence('consumer ended');
     } catch (err) {
       if (this.#state === 'running') this.fence(`consumer failed: ${errorMessage(err)}`);
     }

@@ -47,8 +47,15 @@ export interface PartitionStage {
 
 export interface PartitionStageFactory {
   source: PartitionSource;
-  /** `ownership()` is the partition lease's status, asked before every send. */
-  create(partition: number, ownership: () => 'owned' | 'unsure' | 'lost'): PartitionStage;
+  /**
+   * `ownership()` is the partition lease's status, asked before every send; `fail(reason)` stops the whole
+   * partition (fenced: its lease is abandoned and the partition is acquired afresh, from the ack floors).
+   */
+  create(
+    partition: number,
+    ownership: () => 'owned' | 'unsure' | 'lost',
+    fail: (reason: string) => void,
+  ): PartitionStage;
 }
 
 export interface Versioned<T> {

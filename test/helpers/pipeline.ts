@@ -53,3 +53,30 @@ export function checkWebhookHistory(
   }
   return { lost, duplicates, orderViolations, redeliveries, delivered: firstByKey.size };
 }
+
+/**
+ * Waits until `target` distinct action IDs have arrived, for as long as deliveries keep coming (a machine
+ * under load is slow, not stuck): fails only after `stallMs` without a new one, or at `capMs`. Resolves to
+ * the distinct count reached, so the caller's checks can name what is missing.
+ */
+export async function waitForDeliveries(
+  sends: () => SimSend[],
+  target: number,
+  stallMs = 30_000,
+  capMs = 300_000,
+): Promise<number> {
+  const started = Date.now();
+  let last = -1;
+  let lastChange = started;
+  for (;;) {
+    const distinct = new Set(sends().map((s) => s.key)).size;
+    if (distinct >= target) return distinct;
+    const now = Date.now();
+    if (distinct !== last) {
+      last = distinct;
+      lastChange = now;
+    }
+    if (now - lastChange > stallMs || now - started > capMs) return distinct;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}

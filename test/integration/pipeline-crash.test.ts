@@ -19,7 +19,7 @@ import {
   tempDir,
   waitFor,
 } from '../helpers/parley.js';
-import { checkWebhookHistory } from '../helpers/pipeline.js';
+import { checkWebhookHistory, waitForDeliveries } from '../helpers/pipeline.js';
 
 const PARTITIONS = 8;
 const CONVERSATIONS = 100;
@@ -85,11 +85,11 @@ t.test(
 
     const second = start();
     await second.waitForLine(/actors running/);
-    await waitFor(
-      `${events.length} distinct deliveries`,
-      async () => new Set(sim.sends().map((s) => s.key)).size >= events.length,
-      120_000,
-      200,
+    const reached = await waitForDeliveries(() => sim.sends(), events.length);
+    t.equal(
+      reached,
+      events.length,
+      'every accepted event delivered (or the checks below name what is missing)',
     );
     const report = checkWebhookHistory(
       events.map((e) => ({ conversation: e.conversation, n: e.attributes.n as number })),
