@@ -340,8 +340,24 @@ function foldUnicode(text: string): string {
     .replace(/ß/g, 'ss');
 }
 
+/**
+ * Recent messages and their normal forms: the enrichment step (second opinion) and the gate read the same
+ * message moments apart. Bounded (cleared when full); a pure function's memo, so results never differ.
+ */
+const RECENT = new Map<string, string>();
+
 /** The canonical form lexicons match against (see the module header). */
 export function normalizeText(text: string): string {
+  let out = RECENT.get(text);
+  if (out === undefined) {
+    out = normalizeUncached(text);
+    if (RECENT.size >= 4096) RECENT.clear();
+    RECENT.set(text, out);
+  }
+  return out;
+}
+
+function normalizeUncached(text: string): string {
   let s = NON_ASCII.test(text) ? foldUnicode(text) : text.toLowerCase();
   // Apostrophes: 'll and i'd are unambiguous here, the rest go (don't -> dont, expanded below).
   if (APOSTROPHE.test(s))
