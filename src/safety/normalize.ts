@@ -348,6 +348,8 @@ const RECENT = new Map<string, string>();
 
 /** The canonical form lexicons match against (see the module header). */
 export function normalizeText(text: string): string {
+  // Long texts are not kept: the memo stays a few megabytes at most.
+  if (text.length > 500) return normalizeUncached(text);
   let out = RECENT.get(text);
   if (out === undefined) {
     out = normalizeUncached(text);
