@@ -28,7 +28,11 @@ t.test(
     const nats = await startTestNats(t, { partitions: PARTITIONS });
     const h = await connect(t, nats.url);
     const a = captureLogger();
-    const first = await startParley(t, testConfig(t, nats.url, PARTITIONS, { runtime: { partitions: 'all' } }), a.log);
+    const first = await startParley(
+      t,
+      testConfig(t, nats.url, PARTITIONS, { runtime: { partitions: 'all' } }),
+      a.log,
+    );
     const ids = (from: number, to: number) =>
       Array.from({ length: to - from }, (_, i) => event('acme', 'f1', from + i));
 
@@ -39,7 +43,11 @@ t.test(
     );
 
     const b = captureLogger();
-    const second = await startParley(t, testConfig(t, nats.url, PARTITIONS, { runtime: { partitions: 'all' } }), b.log);
+    const second = await startParley(
+      t,
+      testConfig(t, nats.url, PARTITIONS, { runtime: { partitions: 'all' } }),
+      b.log,
+    );
     await waitFor('the first runtime is fenced on every partition', async () =>
       first.actors!.status().partitions.every((p) => p.state === 'fenced'),
     );
@@ -70,7 +78,11 @@ t.test(
     const nats = await startTestNats(t, { partitions: 1 });
     const h = await connect(t, nats.url);
     const a = captureLogger();
-    const parley = await startParley(t, testConfig(t, nats.url, 1, { runtime: { partitions: 'all' } }), a.log);
+    const parley = await startParley(
+      t,
+      testConfig(t, nats.url, 1, { runtime: { partitions: 'all' } }),
+      a.log,
+    );
 
     await publishEvents(h, [event('acme', 'cas', 0)]);
     const before = await waitFor('first event applied', async () => readState(h, 'acme', 'cas'));

@@ -7,7 +7,7 @@
 import t from 'tap';
 import { startSim } from '../helpers/connectors.js';
 import { startTestNats } from '../helpers/nats-server.js';
-import { connect, event, publishEvents, startParley, testConfig, waitFor } from '../helpers/parley.js';
+import { connect, event, publishEvents, startParley, testConfig } from '../helpers/parley.js';
 import { checkWebhookHistory, waitForDeliveries } from '../helpers/pipeline.js';
 
 const PARTITIONS = 8;
