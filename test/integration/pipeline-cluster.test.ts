@@ -168,7 +168,7 @@ t.test(
     t.same(report.lost, [], 'no event without its send');
     t.same(report.duplicates, [], 'no event sent under two action IDs');
     t.same(report.orderViolations, [], 'every conversation in event order');
-    t.comment(`webhook-ids resent after the kill / pause (deduped by key): ${report.redeliveries}`);
+    t.comment(`webhook-ids resent after the kill / pause (replayed by the receiver): ${sim.stats().replays}`);
 
     for (let c = 0; c < CONVERSATIONS; c++) {
       const s = await readState(h, 'acme', `m${c}`);
