@@ -3,6 +3,7 @@
  * its NATS adapters and listens. Stopping closes the listener after in-flight requests have been answered,
  * so it comes first in the drain order: no new events while the rest of the process drains.
  */
+
 import { readFileSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
@@ -15,7 +16,7 @@ import { NatsConversationReader } from './nats/conversation-reader.js';
 import { loadDefinitions } from './nats/definitions.js';
 import { NatsEventSink } from './nats/event-sink.js';
 import { KvReplayGuard, REPLAY_BUCKET } from './nats/kv-replay-guard.js';
-import { kvStreamName } from './nats/provision.js';
+import { kvStreamName, readDedupeSecret } from './nats/provision.js';
 import { type InProcessActors, NatsReadiness } from './nats/readiness.js';
 import { NatsSafetyStore } from './nats/safety-store.js';
 import type { Logger } from './obs/logger.js';
@@ -53,6 +54,13 @@ export async function startIngest(o: StartIngestOptions): Promise<IngestServer> 
   const { config, handles } = o;
   const watch = new ConnectionWatch(handles.nc);
   const defs = loadDefinitions(config.streams);
+  // The configured secret, else the deployment's own (created by provisioning): HTTP Nats-Msg-Ids are keyed
+  // with it, so a direct NATS producer cannot pre-empt another tenant's event.
+  const dedupeSecret = config.runtime.dedupe.secret ?? (await readDedupeSecret(handles));
+  if (!dedupeSecret)
+    o.log.warn(
+      'no dedupe secret (runtime.dedupe.secret, or parley-deployment dedupe-secret from provisioning): a direct NATS producer can pre-empt HTTP events by guessing their Nats-Msg-Id',
+    );
   const app = buildApp({
     config,
     log: o.log,
@@ -72,7 +80,7 @@ export async function startIngest(o: StartIngestOptions): Promise<IngestServer> 
     }),
     tls: readTls(config.http.tls),
     safety: await NatsSafetyStore.open(handles),
-    ...(config.runtime.dedupe.secret ? { dedupeSecret: config.runtime.dedupe.secret } : {}),
+    ...(dedupeSecret ? { dedupeSecret } : {}),
     ...(o.rules ? { rules: o.rules } : {}),
   });
   const url = await app.listen({ host: config.http.host, port: config.http.port });

@@ -28,6 +28,7 @@ import { registerOperationsRoutes } from './routes/operations.js';
 import { type RuleRoutesOptions, registerRuleRoutes } from './routes/rules.js';
 import { registerSafetyRoutes } from './routes/safety.js';
 
+const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true });
 export const API_VERSION = '0.1.0';
 
 export interface AppTls {
@@ -140,7 +141,8 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     ...(https ? { https } : {}),
   }) as unknown as FastifyInstance;
 
-  // JSON only; keep the raw bytes, which a signed request's signature covers.
+  // JSON only (strict UTF-8: no replacement characters stored silently); keep the raw bytes, which a signed
+  // request's signature covers.
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (req, body, done) => {
     const raw = body as Buffer;
@@ -152,8 +154,19 @@ export function buildApp(deps: AppDeps): FastifyInstance {
       );
       return;
     }
+    let text: string;
     try {
-      const text = raw.toString('utf8');
+      text = STRICT_UTF8.decode(raw);
+    } catch {
+      done(
+        new ValidationError('body is not valid UTF-8', [
+          { path: 'body', message: 'JSON must be UTF-8; the body has an invalid byte sequence' },
+        ]),
+        undefined,
+      );
+      return;
+    }
+    try {
       const value: unknown = JSON.parse(text);
       const poisoned =
         text.includes('__proto__') || text.includes('constructor') ? prototypeKey(value) : undefined;

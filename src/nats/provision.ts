@@ -9,6 +9,7 @@
  * allowDestructive. Only fields written in a definition are compared: the server fills in defaults for the rest.
  * Buckets are real KV buckets (created through Kvm, so `nats kv ls` lists them).
  */
+import { randomBytes } from 'node:crypto';
 import type { StreamConfig, StreamInfo } from '@nats-io/jetstream';
 import { ConfigError, type Issue } from '../errors/app-error.js';
 import type { NatsHandles } from './connection.js';
@@ -345,7 +346,35 @@ export async function applyDefinitions(
     await recordPartitions(handles, opts.partitions, deployment.action === 'updated');
   }
   for (const plan of streamPlans) await applyStream(handles, plan);
+  await ensureDedupeSecret(handles);
   return { dryRun: false, changes };
+}
+
+/** The deployment's dedupe secret (key `dedupe-secret` in parley-deployment), created once by provisioning. */
+export const DEDUPE_SECRET_KEY = 'dedupe-secret';
+
+/**
+ * Creates the deployment's random dedupe secret if it has none. Parley roles can read it, producers cannot
+ * (they have no KV access), so the Nats-Msg-Ids derived from it cannot be forged by a direct producer even
+ * when `runtime.dedupe.secret` is not configured (see src/envelope/dedupe-key.ts).
+ */
+async function ensureDedupeSecret(handles: NatsHandles): Promise<void> {
+  const kv = await handles.kvm.open(DEPLOYMENT_BUCKET);
+  if ((await kv.get(DEDUPE_SECRET_KEY))?.operation === 'PUT') return;
+  await kv.create(DEDUPE_SECRET_KEY, randomBytes(32).toString('base64url')).catch(async (err) => {
+    // Another process created it first: that one stands.
+    if ((await kv.get(DEDUPE_SECRET_KEY))?.operation !== 'PUT') throw err;
+  });
+}
+
+/** The dedupe secret provisioning created, if any (read with any Parley role's permissions). */
+export async function readDedupeSecret(handles: NatsHandles): Promise<string | undefined> {
+  try {
+    const entry = await (await handles.kvm.open(DEPLOYMENT_BUCKET)).get(DEDUPE_SECRET_KEY);
+    return entry?.operation === 'PUT' ? entry.string() : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 export interface ProvisionStatusEntry {

@@ -84,7 +84,11 @@ t.test('ingest-api - an accepted event is stored on its partition with readable 
   t.equal(await events(), before + 1);
   const msg = await h.jsm.streams.getMessage('EVENTS', { seq: res.body.results[0].seq });
   t.equal(msg?.subject, `evt.${partitionFor('acme', 'c-store', PARTITIONS)}.acme.c-store.message.received`);
-  t.equal(msg?.header.get('Nats-Msg-Id'), 'acme:first', 'dedupe key scoped by tenant');
+  t.match(
+    msg?.header.get('Nats-Msg-Id'),
+    /^acme:first:[A-Za-z0-9_-]{16}$/,
+    "dedupe key scoped by tenant, keyed with the deployment's secret",
+  );
   t.equal(msg?.header.get('Parley-Tenant'), 'acme');
   t.equal(msg?.header.get('Parley-Conversation'), 'c-store');
   t.equal(msg?.header.get('Parley-Type'), 'message.received');

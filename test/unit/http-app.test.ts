@@ -86,6 +86,19 @@ t.test(
     const cases: Array<[string, Awaited<ReturnType<typeof post>>, number, string, number | undefined]> = [
       ['invalid JSON', await post('{"type":'), 400, 'body', undefined],
       [
+        'invalid UTF-8',
+        await post(
+          Buffer.concat([
+            Buffer.from(JSON.stringify(event({ attributes: { text: 'XX' } })).split('XX')[0]!),
+            Buffer.from([0xc3, 0x28]),
+            Buffer.from(JSON.stringify(event({ attributes: { text: 'XX' } })).split('XX')[1]!),
+          ]) as unknown as string,
+        ),
+        400,
+        'body',
+        undefined,
+      ],
+      [
         'prototype key',
         await post(JSON.stringify(event()).replace('"text":"hi"', '"__proto__":{"admin":true}')),
         400,
