@@ -261,6 +261,10 @@ export async function start(config: ParleyConfig, options: StartOptions = {}): P
           ...rt,
           // The actors hold every event to the limits HTTP ingest applies, whatever path it came by.
           eventLimits: config.http.limits,
+          // A deployment that configures tenants serves only those (NATS producers of others are refused).
+          ...(Object.keys(config.tenants).length > 0
+            ? { tenants: new Set(Object.keys(config.tenants)) }
+            : {}),
           ...(options.drainMs !== undefined ? { drainMs: options.drainMs } : {}),
         },
       });

@@ -59,6 +59,11 @@ export interface ActorSettings {
   dedupe?: RecentIdsLimits;
   /** Limits every event is held to (the HTTP ingest's `http.limits`); default their defaults. */
   eventLimits?: AttributeLimits;
+  /**
+   * The tenants this deployment serves; an event of any other (a NATS producer's, since HTTP refuses them)
+   * is dead-lettered as `unknown-tenant`. Unset: every tenant (a deployment that configures none).
+   */
+  tenants?: ReadonlySet<string>;
 }
 
 /** What an actor needs from the partition that hosts it. */
@@ -116,6 +121,8 @@ export class ActorCell<S, C extends TransitionContext = TransitionContext> {
   #recent = new RecentIds();
   /** Tenant and conversation are subject tokens, so they make a valid state key. */
   readonly #keyable: boolean;
+  /** The tenant is one this deployment serves. */
+  readonly #known: boolean;
   readonly #attempts = new Map<number, number>();
 
   constructor(host: ActorHost<S, C>, tenant: string, conversation: string) {
@@ -124,6 +131,7 @@ export class ActorCell<S, C extends TransitionContext = TransitionContext> {
     this.conversation = conversation;
     this.key = `${tenant}.${conversation}`;
     this.#keyable = TOKEN_PATTERN.test(tenant) && TOKEN_PATTERN.test(conversation);
+    this.#known = host.settings.tenants === undefined || host.settings.tenants.has(tenant);
     this.lastActive = host.clock.now();
   }
 
@@ -198,7 +206,14 @@ export class ActorCell<S, C extends TransitionContext = TransitionContext> {
 
   async #process(batch: InboundMessage[]): Promise<void> {
     const h = this.#host;
-    if (!this.#keyable) return this.#refuseAll(batch);
+    if (!this.#keyable)
+      return this.#refuseAll(
+        batch,
+        'invalid-subject',
+        `conversation "${this.conversation}" or tenant "${this.tenant}" is not a subject token (letters, digits, - and _)`,
+      );
+    if (!this.#known)
+      return this.#refuseAll(batch, 'unknown-tenant', `tenant "${this.tenant}" is not configured here`);
     if (!this.#loaded) await this.#load(batch);
     const dedupe = h.settings.dedupe ?? DEFAULT_RECENT_IDS_LIMITS;
     const limits = h.settings.eventLimits ?? DEFAULT_ATTRIBUTE_LIMITS;
@@ -352,15 +367,14 @@ export class ActorCell<S, C extends TransitionContext = TransitionContext> {
    * each of its messages is dead-lettered as it comes, without loading or writing state, so the partition's
    * ack floor moves on instead of retrying "invalid key" forever.
    */
-  async #refuseAll(batch: InboundMessage[]): Promise<void> {
+  async #refuseAll(batch: InboundMessage[], reason: string, why: string): Promise<void> {
     const h = this.#host;
-    const why = `conversation "${this.conversation}" or tenant "${this.tenant}" is not a subject token (letters, digits, - and _)`;
-    const out = batch.map((msg) => deadLetter(msg, 'invalid-subject', why, 1));
+    const out = batch.map((msg) => deadLetter(msg, reason, why, 1));
     await this.#retrying('commit', batch, () => Promise.all(out.map((m) => h.publisher.publish(m))));
     for (const m of out) h.metrics.effectsTotal.inc({ type: m.subject.slice(0, m.subject.indexOf('.')) });
     h.log.warn(
       { partition: h.partition, conversation: this.key, seqs: batch.map((m) => m.seq) },
-      'events dead-lettered: their subject names no valid conversation',
+      `events dead-lettered (${reason}): ${why}`,
     );
     for (const msg of batch) msg.ack();
     h.gate.release(batch.length);

@@ -218,11 +218,8 @@ function natsGarbage(): Array<{ name: string; subject: string; data: Uint8Array 
     },
     { name: 'empty body', subject: `ingest.${TENANT}.g-empty.message.received`, data: new Uint8Array() },
     { name: 'JSON array', subject: `ingest.${TENANT}.g-array.message.received`, data: '[1,2,3]' },
-    {
-      name: 'JSON without occurredAt',
-      subject: `ingest.${TENANT}.g-missing.message.received`,
-      data: JSON.stringify({ id: 'g-missing-x', type: 'message.received' }),
-    },
+    // Not garbage: a body published straight to NATS may omit tenant, conversation and type (the subject
+    // supplies them) and occurredAt (the stream time is used); see README, "The event envelope".
     {
       name: 'msgpack number',
       subject: `ingest.${TENANT}.g-number.message.received`,
@@ -249,11 +246,9 @@ function natsGarbage(): Array<{ name: string; subject: string; data: Uint8Array 
       data: env('g-other'),
     },
     { name: 'non-ASCII subject token', subject: `ingest.${TENANT}.café.message.received`, data: env('café') },
-    {
-      name: 'engine type on NATS',
-      subject: `ingest.${TENANT}.g-engine.action.sent`,
-      data: env('g-engine', { type: 'action.sent' }),
-    },
+    // An engine-owned type (action.sent, detector.*, timer.*, admin.*) from a producer is refused by the
+    // producer's NATS permissions (test/integration/nats-permissions.test.ts); this harness connects without
+    // authentication, where nothing can tell a producer's publish from the engine's own.
     {
       name: 'unknown tenant',
       subject: 'ingest.nobody.g-nobody.message.received',
