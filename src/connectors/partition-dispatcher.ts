@@ -22,6 +22,7 @@ import type { Logger } from '../obs/logger.js';
 import { backoffDelay } from '../runtime/backoff.js';
 import type { InFlightGate } from '../runtime/in-flight.js';
 import type { LeaseStatus } from '../runtime/partition-lease.js';
+import { deliveryGap } from '../runtime/partition-worker.js';
 import type { Clock, InboundMessage, PartitionConsumer } from '../runtime/ports.js';
 import type { Disposition } from './action-executor.js';
 import type { ConnectorMetrics } from './connector-metrics.js';
@@ -150,9 +151,17 @@ export class PartitionDispatcher {
 
   async #pull(consumer: PartitionConsumer): Promise<void> {
     const { gate, settings } = this.#d;
+    let lastDelivery = 0;
     try {
       for await (const m of consumer.messages()) {
         if (this.#state !== 'running') break;
+        // Deliveries that went to another subscriber would come back only after AckWait, out of order.
+        const gap = deliveryGap(lastDelivery, m.consumerSeq);
+        if (gap) {
+          this.#d.fail?.(`actions ${gap}`);
+          break;
+        }
+        lastDelivery = m.consumerSeq ?? lastDelivery;
         // A redelivery of an action still held here (the first delivery settles it).
         if (this.#active.has(m.seq)) continue;
         const wait = gate.acquire();

@@ -26,6 +26,10 @@ export class JsInbound implements InboundMessage {
     return Math.floor(this.#m.info.timestampNanos / 1_000_000);
   }
 
+  get consumerSeq(): number {
+    return this.#m.info.deliverySequence;
+  }
+
   get deliveryCount(): number {
     return this.#m.info.deliveryCount;
   }

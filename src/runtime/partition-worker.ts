@@ -35,6 +35,15 @@ import type {
 } from './ports.js';
 import type { TimerWheel } from './timer-wheel.js';
 
+/**
+ * Why a delivery cannot be processed in order: its consumer sequence is not the next one, so deliveries of
+ * this consumer went to another subscriber. Undefined when in order (or the source has no sequence).
+ */
+export function deliveryGap(last: number, next: number | undefined): string | undefined {
+  if (next === undefined || next === last + 1) return undefined;
+  return `consumer deliveries ${last + 1}-${next - 1} went to another subscriber (a previous owner still pulling)`;
+}
+
 export type PartitionState = 'idle' | 'starting' | 'running' | 'draining' | 'stopped' | 'fenced';
 
 export interface PartitionWorkerDeps<S, C extends TransitionContext> {
@@ -198,9 +207,20 @@ export class PartitionWorker<S, C extends TransitionContext = TransitionContext>
   }
 
   async #pull(consumer: PartitionConsumer): Promise<void> {
+    let lastDelivery = 0;
     try {
       for await (const msg of consumer.messages()) {
         if (this.#state !== 'running') break;
+        const gap = deliveryGap(lastDelivery, msg.consumerSeq);
+        if (gap) {
+          // Another subscriber (a paused previous owner that woke up and pulled from the consumer we
+          // recreated) received deliveries in between: they come back to us only after AckWait, behind newer
+          // ones, and applying the newer first would skip them. Stop before routing anything past the gap;
+          // the partition is acquired afresh and its consumer recreated from the ack floor, in order.
+          this.fence(gap);
+          break;
+        }
+        lastDelivery = msg.consumerSeq ?? lastDelivery;
         const wait = this.gate.acquire();
         if (wait) await wait;
         if (this.#state !== 'running') {

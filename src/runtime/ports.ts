@@ -11,6 +11,11 @@ export interface InboundMessage {
   readonly timestampMs: number;
   /** 1 on first delivery. */
   readonly deliveryCount: number;
+  /**
+   * The consumer's delivery sequence (every delivery, redeliveries included, numbered 1, 2, 3, ...); a gap
+   * means deliveries of this consumer went to another subscriber. Absent where the source has none.
+   */
+  readonly consumerSeq?: number;
   header(name: string): string | undefined;
   ack(): void;
   nak(delayMs?: number): void;

@@ -19,9 +19,10 @@ interface Msg extends InboundMessage {
   naks: number[];
 }
 
-function msg(seq: number, conversation: string): Msg {
+function msg(seq: number, conversation: string, consumerSeq?: number): Msg {
   return {
     seq,
+    ...(consumerSeq === undefined ? {} : { consumerSeq }),
     subject: `act.0.webhook.acme.${conversation}`,
     data: new Uint8Array(),
     timestampMs: 0,
@@ -136,3 +137,37 @@ t.test('partition-dispatcher - a scheduled action is nakked until due, not held 
   t.same(messages[0]!.naks, [60_000], 'the scheduled action went back until it is due');
   t.same(sent, [2], 'the next one was not held behind it');
 });
+
+t.test(
+  'partition-dispatcher - a gap in the consumer sequence stops the partition before anything past it',
+  async (t) => {
+    const clock = new ManualClock();
+    const sent: number[] = [];
+    const failures: string[] = [];
+    const d = new PartitionDispatcher({
+      partition: 0,
+      handlerFor: () => ({
+        handle: async (m) => {
+          sent.push(m.seq);
+          return { type: 'ack' };
+        },
+      }),
+      ownership: () => 'owned',
+      fail: (reason) => failures.push(reason),
+      gate: new InFlightGate(100),
+      metrics: createConnectorMetrics(createRegistry()),
+      log: createLogger({ level: 'silent' }),
+      clock,
+      settings: { laneCapacity: 16, ackWaitMs: 30_000 },
+    });
+    // Deliveries 3 and 4 went to another subscriber (a previous owner still pulling).
+    d.start(consumerOf([msg(10, 'a', 1), msg(11, 'a', 2), msg(14, 'a', 5)]));
+    await flush();
+    t.same(sent, [10, 11], 'nothing past the gap was sent');
+    t.match(
+      failures,
+      [/deliveries 3-4 went to another subscriber/],
+      'the partition was failed, naming the gap',
+    );
+  },
+);
