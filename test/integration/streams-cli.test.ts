@@ -76,7 +76,8 @@ t.test('streams-cli - apply creates, then reports unchanged; show lists message 
   };
   t.equal(status.partitions, 8);
   t.ok(status.entries.every((e) => e.exists));
-  t.ok(status.entries.some((e) => e.name === 'parley-deployment' && e.messages === 1));
+  // The deployment facts: the partition count and the dedupe secret provisioning creates.
+  t.ok(status.entries.some((e) => e.name === 'parley-deployment' && e.messages === 2));
   const text = await parley(['streams', 'show', '--config', external]);
   t.match(text.stdout, /^partitions: 8$/m);
   t.match(text.stdout, /^stream\s+EVENTS\s+0\s+/m);
