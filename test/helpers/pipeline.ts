@@ -5,7 +5,39 @@
  * which conversations received their sends out of event order, and how many webhook-ids arrived twice (a
  * resend after a crash: deduped by a Standard Webhooks receiver, never a second effect).
  */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { SimSend } from '../../src/sim/sim-platform.js';
+import { FIXTURE_RULES } from './parley.js';
+
+/** The webhook signing secret of the pipeline tests' tenant `acme`. */
+export const WEBHOOK_SECRET = 'whsec_dGVzdC1zZWNyZXQtdGVzdC1zZWNyZXQ=';
+
+/**
+ * Writes `<dir>/parley.yaml` for child `parley start` processes: the fixture echo rule, tenant `acme` with a
+ * webhook channel to `simUrl`, the given lease ttl. Returns the file's path.
+ */
+export function writeEchoConfig(
+  dir: string,
+  o: { natsUrl: string; simUrl: string; partitions: number; leaseTtlMs: number },
+): string {
+  const file = join(dir, 'parley.yaml');
+  writeFileSync(
+    file,
+    JSON.stringify({
+      dataDir: dir,
+      nats: { url: o.natsUrl },
+      partitions: o.partitions,
+      rules: FIXTURE_RULES,
+      log: { level: 'info' },
+      runtime: { leaseTtlMs: o.leaseTtlMs },
+      tenants: {
+        acme: { channels: { webhook: { url: `${o.simUrl}/hooks/acme`, secret: WEBHOOK_SECRET } } },
+      },
+    }),
+  );
+  return file;
+}
 
 export interface WebhookHistoryReport {
   lost: string[];

@@ -1,13 +1,3 @@
-/**
- * Dynamic ownership with real processes: three `parley start --roles actors,connectors` children on one
- * nats-server split the partitions evenly; under a steady load one is killed (-9) and its partitions move
- * to the others; a new one joins and takes its share; one is paused (SIGSTOP) past its lease TTL, then
- * resumed (SIGCONT) and fenced; one stops gracefully and hands over. Through all of it, checked from the
- * receiver's log and the conversations' state: every event's send arrives once, in event order per
- * conversation, none lost, and every event is applied to its conversation exactly once.
- */
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import t from 'tap';
 import type { NatsHandles } from '../../src/nats/connection.js';
 import { startSim } from '../helpers/connectors.js';
@@ -17,7 +7,6 @@ import {
   childOwner,
   connect,
   event,
-  FIXTURE_RULES,
   publishEvents,
   readLeases,
   readState,
@@ -25,7 +14,7 @@ import {
   tempDir,
   waitFor,
 } from '../helpers/parley.js';
-import { checkWebhookHistory, waitForDeliveries } from '../helpers/pipeline.js';
+import { checkWebhookHistory, waitForDeliveries, writeEchoConfig } from '../helpers/pipeline.js';
 
 const PARTITIONS = 12;
 const LEASE_TTL_MS = 3000;
@@ -74,25 +63,12 @@ t.test(
     const sim = await startSim(t, { perSecond: 1_000_000, burst: 1_000_000 });
     const h = await connect(t, nats.url);
     const dir = tempDir(t, 'parley-cluster-');
-    const file = join(dir, 'parley.yaml');
-    writeFileSync(
-      file,
-      JSON.stringify({
-        dataDir: dir,
-        nats: { url: nats.url },
-        partitions: PARTITIONS,
-        rules: FIXTURE_RULES,
-        log: { level: 'info' },
-        runtime: { leaseTtlMs: LEASE_TTL_MS },
-        tenants: {
-          acme: {
-            channels: {
-              webhook: { url: `${sim.url}/hooks/acme`, secret: 'whsec_dGVzdC1zZWNyZXQtdGVzdC1zZWNyZXQ=' },
-            },
-          },
-        },
-      }),
-    );
+    const file = writeEchoConfig(dir, {
+      natsUrl: nats.url,
+      simUrl: sim.url,
+      partitions: PARTITIONS,
+      leaseTtlMs: LEASE_TTL_MS,
+    });
 
     const workers = [spawnWorker(t, file), spawnWorker(t, file), spawnWorker(t, file)];
     const owners = await Promise.all(workers.map((w) => childOwner(w)));

@@ -1,25 +1,8 @@
-/**
- * kill -9 of the single process mid-stream, end to end: events published to NATS, the echo rule, webhooks to
- * the simulated platform. The process is killed while it is sending; the producer retries every event with
- * the same ids; a restarted process takes the expired leases and resumes both consumers from their ack
- * floors. Every accepted event is sent exactly once (a webhook in flight at the kill is resent under its
- * webhook-id, which the receiver dedupes), in event order per conversation, with nothing dead-lettered.
- */
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import t from 'tap';
 import { deadLetters, startSim } from '../helpers/connectors.js';
 import { startTestNats } from '../helpers/nats-server.js';
-import {
-  connect,
-  event,
-  FIXTURE_RULES,
-  publishEvents,
-  spawnCli,
-  tempDir,
-  waitFor,
-} from '../helpers/parley.js';
-import { checkWebhookHistory, waitForDeliveries } from '../helpers/pipeline.js';
+import { connect, event, publishEvents, spawnCli, tempDir, waitFor } from '../helpers/parley.js';
+import { checkWebhookHistory, waitForDeliveries, writeEchoConfig } from '../helpers/pipeline.js';
 
 const PARTITIONS = 8;
 const CONVERSATIONS = 100;
@@ -32,25 +15,12 @@ t.test(
     const sim = await startSim(t, { perSecond: 1_000_000, burst: 1_000_000, latencyMs: 2 });
     const h = await connect(t, nats.url);
     const dir = tempDir(t, 'parley-crash-');
-    const file = join(dir, 'parley.yaml');
-    writeFileSync(
-      file,
-      JSON.stringify({
-        dataDir: dir,
-        nats: { url: nats.url },
-        partitions: PARTITIONS,
-        rules: FIXTURE_RULES,
-        log: { level: 'info' },
-        runtime: { leaseTtlMs: 3000 },
-        tenants: {
-          acme: {
-            channels: {
-              webhook: { url: `${sim.url}/hooks/acme`, secret: 'whsec_dGVzdC1zZWNyZXQtdGVzdC1zZWNyZXQ=' },
-            },
-          },
-        },
-      }),
-    );
+    const file = writeEchoConfig(dir, {
+      natsUrl: nats.url,
+      simUrl: sim.url,
+      partitions: PARTITIONS,
+      leaseTtlMs: 3000,
+    });
     const start = () => spawnCli(t, ['start', '--roles', 'actors,connectors'], { PARLEY_CONFIG: file });
 
     const events = [];
