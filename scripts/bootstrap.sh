@@ -16,6 +16,19 @@ if ! command -v nats-server >/dev/null 2>&1; then
   fi
 fi
 
+# The Postgres source's integration tests (test/integration/postgres-*.test.ts) start throwaway clusters with
+# Debian's PostgreSQL server binaries (initdb, postgres); Parley itself only needs a reachable database.
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null 2>&1; then
+  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+    echo "parley: installing Debian's postgresql package (for the Postgres source tests)" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq >/dev/null
+    apt-get install -y -qq --no-install-recommends postgresql >/dev/null
+  else
+    echo "parley: PostgreSQL is not installed; the Postgres source tests need it (Debian: sudo apt-get install postgresql)" >&2
+  fi
+fi
+
 # `npm install` (not `npm ci`): npm 11 leaves other platforms' optional packages (biome, msgpackr-extract
 # binaries) out of package-lock.json and `npm ci` then refuses the lock as out of sync (npm/cli#8320).
 # With a lock present, `npm install` installs the locked versions all the same.
