@@ -29,11 +29,13 @@ if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb 
   fi
 fi
 
-# `npm install` (not `npm ci`): npm 11 leaves other platforms' optional packages (biome, msgpackr-extract
-# binaries) out of package-lock.json and `npm ci` then refuses the lock as out of sync (npm/cli#8320).
-# With a lock present, `npm install` installs the locked versions all the same.
+# `npm ci`: exactly the locked versions, and a lock that does not match package.json is an error instead of
+# being rewritten (a fresh checkout stays clean). Checked on a fresh clone with npm 11 on Linux x64. Should
+# `npm ci` ever refuse the lock as out of sync for a platform's optional packages (npm 11 may leave other
+# platforms' biome and msgpackr-extract binaries out of it, npm/cli#8320), `npm install --no-audit --no-fund`
+# installs the locked versions too, but may rewrite package-lock.json: commit the lock it writes.
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ] || [ package.json -nt node_modules/.package-lock.json ]; then
-  npm install --no-audit --no-fund >&2
+  npm ci --no-audit --no-fund >&2
 fi
 
 if [ ! -f dist/parley.mjs ] || [ -n "$(find src actors -newer dist/parley.mjs -name '*.ts' -print -quit)" ]; then
