@@ -17,8 +17,6 @@ export interface Scenario {
   run(options: Record<string, string>): Promise<BenchReport>;
 }
 
-const num = (v: string | undefined, d: number) => (v === undefined ? d : Number(v));
-
 /** Every option of `defaults` settable as --set key=value, parsed as the default's type. */
 function withDefaults<T extends object>(defaults: T, o: Record<string, string>): T {
   const known: Record<string, unknown> = { ...(defaults as Record<string, unknown>) };
@@ -46,25 +44,17 @@ export const scenarios: Record<string, Scenario> = {
   spine: {
     description:
       'events published -> state committed through the actor runtime, vs the raw JetStream ceiling',
-    run: (o) =>
-      runSpine({
-        conversations: num(o.conversations, spineDefaults.conversations),
-        events: num(o.events, spineDefaults.events),
-        partitions: num(o.partitions, spineDefaults.partitions),
-        rules: o.rules === 'none' ? 'none' : 'echo',
-        ceiling: o.ceiling !== 'false',
-      }),
+    run: (o) => {
+      const v = withDefaults(spineDefaults, o);
+      if (v.rules !== 'echo' && v.rules !== 'none')
+        throw new ConfigError('bad --set', [{ path: 'rules', message: `"${v.rules}": echo or none` }]);
+      return runSpine(v);
+    },
   },
   safety: {
     description:
       'what the safety gate adds per decision: pure gate loop, pre-send check, event -> action latency off vs on',
-    run: (o) =>
-      runSafety({
-        decisions: num(o.decisions, safetyDefaults.decisions),
-        events: num(o.events, safetyDefaults.events),
-        rate: num(o.rate, safetyDefaults.rate),
-        partitions: num(o.partitions, safetyDefaults.partitions),
-      }),
+    run: (o) => runSafety(withDefaults(safetyDefaults, o)),
   },
   'safety-corpus': {
     description:
@@ -74,11 +64,25 @@ export const scenarios: Record<string, Scenario> = {
   },
   memory: {
     description: 'resident memory with 50k and 100k conversations touched (passivation)',
-    run: (o) =>
-      runMemory({
-        steps: o.steps ? o.steps.split(',').map(Number) : memoryDefaults.steps,
-        partitions: num(o.partitions, memoryDefaults.partitions),
-        ...(o.maxActors ? { maxActors: Number(o.maxActors) } : {}),
-      }),
+    run: (o) => {
+      // steps is a list (--set steps=50000,100000) and maxActors has no default: checked here, the rest
+      // as the defaults' types.
+      const { steps, maxActors, partitions } = withDefaults(
+        { partitions: memoryDefaults.partitions, steps: '', maxActors: '' },
+        o,
+      );
+      const v = { partitions };
+      const list = steps ? steps.split(',').map(Number) : memoryDefaults.steps;
+      const issues = [
+        ...(list.every((n) => Number.isInteger(n) && n > 0)
+          ? []
+          : [{ path: 'steps', message: `"${steps}" is not a list of positive integers` }]),
+        ...(maxActors === undefined || Number.isInteger(Number(maxActors))
+          ? []
+          : [{ path: 'maxActors', message: `"${maxActors}" is not an integer` }]),
+      ];
+      if (issues.length) throw new ConfigError('bad --set', issues);
+      return runMemory({ ...v, steps: list, ...(maxActors ? { maxActors: Number(maxActors) } : {}) });
+    },
   },
 };

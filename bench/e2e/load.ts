@@ -68,7 +68,7 @@ export class IngestClient {
   /** Posts events (their ledger indexes in `indexes`, or -1 for warm-up); returns how many were acknowledged. */
   async send(events: IngestEvent[], indexes: number[]): Promise<number> {
     const body = JSON.stringify({ events });
-    for (const i of indexes) if (i >= 0) this.#ledger.posted[i] = 1;
+    for (const i of indexes) if (i >= 0) this.#ledger.markPosted(i);
     for (let attempt = 1; attempt <= MAX_TRIES; attempt++) {
       const t0 = performance.now();
       let answer: Answer;

@@ -87,13 +87,22 @@ export class Ledger {
   /** Events that ingest reported as duplicates (a retried request whose first try was stored). */
   ingestDuplicates = 0;
   failedRequests = 0;
+  /** Running totals of posted and acknowledged events (the progress line reads them every second). */
+  postedCount = 0;
+  ackedCount = 0;
 
   constructor(readonly w: Workload) {
     this.posted = new Uint8Array(w.total);
     this.ackAt = new Float64Array(w.total).fill(Number.NaN);
   }
 
+  markPosted(i: number): void {
+    if (!this.posted[i]) this.postedCount++;
+    this.posted[i] = 1;
+  }
+
   acked(i: number, at: number): void {
+    if (Number.isNaN(this.ackAt[i]!)) this.ackedCount++;
     this.ackAt[i] = at;
   }
 }

@@ -3,6 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { printReport } from '../../../bench/harness.js';
 import { scenarios } from '../../../bench/index.js';
+import { isScenarioFile, runScenarioFile, type ScenarioFlags } from '../../../bench/run/cli-run.js';
 import { ConfigError } from '../../errors/app-error.js';
 
 export function registerBench(program: Command): void {
@@ -13,11 +14,14 @@ export function registerBench(program: Command): void {
           .map(([k, s]) => `${k} (${s.description})`)
           .join('; ')}`,
       )
-      .argument('<scenario>', Object.keys(scenarios).join(' | '))
+      .argument('<scenario>', `a scenario file (bench/*.yaml) or ${Object.keys(scenarios).join(' | ')}`)
       .option('--set <key=value...>', 'scenario options, e.g. --set conversations=10000 events=20', [])
-      .option('--json', 'print the report as JSON')
+      .option('--json [file]', 'the report as JSON on stdout, or (scenario files) written to FILE')
+      .option('--html <file>', 'scenario files: write the self-contained HTML report')
+      .option('--peers <list>', 'scenario files: also run peers (bullmq-ordered,bullmq), see bench/README.md')
       .option('--out <file>', 'also write the JSON report to a file')
-      .action(async (name: string, flags: { set: string[]; json?: boolean; out?: string }) => {
+      .action(async (name: string, flags: { set: string[]; out?: string } & ScenarioFlags) => {
+        if (isScenarioFile(name)) return runScenarioFile(name, flags);
         const scenario = scenarios[name];
         if (!scenario)
           throw new ConfigError(`unknown scenario "${name}"`, [
