@@ -15,7 +15,7 @@ import { PartitionDispatcher } from './connectors/partition-dispatcher.js';
 import type { PreSendGate } from './connectors/pre-send-gate.js';
 import { type Connectors, configuredChannels, startConnectors } from './connectors/start-connectors.js';
 import type { BucketState } from './connectors/token-buckets.js';
-import { ConfigError } from './errors/app-error.js';
+import { AppError, ConfigError, errorMessage } from './errors/app-error.js';
 import { buildOpsApp } from './http/ops-app.js';
 import { type IngestServer, startIngest } from './ingest-role.js';
 import { natsActionSource } from './nats/action-source.js';
@@ -41,6 +41,7 @@ import { ActorWorker } from './runtime/actor-worker.js';
 import { InFlightGate } from './runtime/in-flight.js';
 import type { Membership } from './runtime/partition-balancer.js';
 import type { LeaseRecord } from './runtime/partition-lease.js';
+import { formatPartitionSet } from './runtime/partition-set.js';
 import { type PartitionStageFactory, systemClock } from './runtime/ports.js';
 import { TimerWheel } from './runtime/timer-wheel.js';
 import { startSafety } from './safety-role.js';
@@ -94,7 +95,7 @@ export function newOwnerId(): string {
 }
 
 export async function start(config: ParleyConfig, options: StartOptions = {}): Promise<Parley> {
-  const log = options.logger ?? createLogger({ level: config.log.level });
+  const log = options.logger ?? createLogger({ level: config.log.level, format: config.log.format });
   const registry = options.registry ?? createRegistry();
   const roles = new Set(options.roles ?? ROLES);
   if (roles.has('connectors') && !roles.has('actors')) {
@@ -124,7 +125,16 @@ export async function start(config: ParleyConfig, options: StartOptions = {}): P
       url = server.url;
       log.info({ url, serverPid: server.pid, dataDir: config.dataDir }, 'embedded nats-server started');
     }
-    const handles: NatsHandles = await connectNats({ ...connectOptionsFrom(config, url), log });
+    const natsUrl = url;
+    const handles: NatsHandles = await connectNats({ ...connectOptionsFrom(config, url), log }).catch(
+      (err: unknown) => {
+        throw new AppError(
+          `cannot connect to NATS at ${natsUrl}: ${errorMessage(err)}; start the server, or point nats.url ` +
+            '(PARLEY_NATS__URL, --nats-url) at a running one, or unset it for the embedded server',
+          { code: 'NATS_UNAVAILABLE', cause: err },
+        );
+      },
+    );
     cleanups.push(async () => {
       await handles.nc.drain();
     });
@@ -135,8 +145,11 @@ export async function start(config: ParleyConfig, options: StartOptions = {}): P
       const report = await applyDefinitions(handles, loadDefinitions(config.streams), {
         partitions: config.partitions,
       });
+      // One line for what was created, one per update (with its diff); nothing when all is unchanged.
+      const created = report.changes.filter((c) => c.action === 'created').map((c) => c.name);
+      if (created.length > 0) log.info({ created }, 'provisioned streams and buckets');
       for (const c of report.changes) {
-        if (c.action !== 'unchanged')
+        if (c.action === 'updated')
           log.info({ kind: c.kind, name: c.name, action: c.action, diff: c.diff }, 'provisioned');
       }
     }
@@ -276,7 +289,8 @@ export async function start(config: ParleyConfig, options: StartOptions = {}): P
         {
           mode: status.mode,
           members: status.members.length,
-          partitions: status.partitions.length,
+          partitions: formatPartitionSet(status.partitions.map((p) => p.partition)),
+          count: status.partitions.length,
           sends: dispatch !== undefined,
         },
         'actors running',

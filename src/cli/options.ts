@@ -16,7 +16,9 @@ export function withCommonFlags(cmd: Command): Command {
 
 export function loadFromFlags(flags: CommonFlags, overrides: Record<string, unknown> = {}): LoadedConfig {
   const nats = flags.natsUrl ? { nats: { url: flags.natsUrl } } : {};
-  return loadConfig({ file: flags.config, overrides: { ...nats, ...overrides } });
+  const loaded = loadConfig({ file: flags.config, overrides: { ...nats, ...overrides } });
+  for (const w of loaded.warnings) process.stderr.write(`parley: warning: ${w}\n`);
+  return loaded;
 }
 
 /** Prints a result as JSON (--json) or as text lines. */

@@ -8,6 +8,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { z } from 'zod';
 import { ConfigError, type Issue } from '../errors/app-error.js';
 import { type ParleyConfig, ParleySchema } from './schema.js';
 import { parseYamlSource, type YamlSource, zodIssues } from './yaml-source.js';
@@ -27,6 +28,17 @@ export interface LoadedConfig {
   config: ParleyConfig;
   /** The file the config came from, if any. */
   file: string | undefined;
+  /** Problems that do not stop loading (unknown PARLEY_* variables), for the caller to print. */
+  warnings: string[];
+}
+
+function hasPath(tree: Tree, path: readonly string[]): boolean {
+  let node: unknown = tree;
+  for (const seg of path) {
+    if (!isTree(node) || !(seg in node)) return false;
+    node = node[seg];
+  }
+  return true;
 }
 
 type Tree = Record<string, unknown>;
@@ -48,17 +60,35 @@ function camel(segment: string): string {
   return segment.toLowerCase().replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
 }
 
-export function envOverrides(env: NodeJS.ProcessEnv): Tree {
-  const out: Tree = {};
-  for (const [key, raw] of Object.entries(env)) {
-    if (!key.startsWith('PARLEY_') || key === 'PARLEY_CONFIG' || raw === undefined) continue;
-    const path = key.slice('PARLEY_'.length).split('__').map(camel);
+/** One PARLEY_* variable and the config path it sets. */
+export interface EnvSetting {
+  variable: string;
+  path: string[];
+  value: unknown;
+}
+
+/** PARLEY_* variables that are not config keys but are read by the loader or the tooling around it. */
+const NOT_SETTINGS = new Set(['PARLEY_CONFIG']);
+
+export function envSettings(env: NodeJS.ProcessEnv): EnvSetting[] {
+  const out: EnvSetting[] = [];
+  for (const [variable, raw] of Object.entries(env)) {
+    if (!variable.startsWith('PARLEY_') || NOT_SETTINGS.has(variable) || raw === undefined) continue;
+    const path = variable.slice('PARLEY_'.length).split('__').map(camel);
     let value: unknown = raw;
     try {
       value = JSON.parse(raw);
     } catch {
       // not JSON: keep the string
     }
+    out.push({ variable, path, value });
+  }
+  return out;
+}
+
+function treeOf(settings: readonly EnvSetting[]): Tree {
+  const out: Tree = {};
+  for (const { path, value } of settings) {
     let node = out;
     for (const segment of path.slice(0, -1)) {
       if (!isTree(node[segment])) node[segment] = {};
@@ -67,6 +97,51 @@ export function envOverrides(env: NodeJS.ProcessEnv): Tree {
     node[path[path.length - 1]!] = value;
   }
   return out;
+}
+
+export function envOverrides(env: NodeJS.ProcessEnv): Tree {
+  return treeOf(envSettings(env));
+}
+
+interface SchemaNode {
+  _zod: { def: { type: string; innerType?: unknown; in?: unknown; valueType?: unknown; shape?: unknown } };
+  shape?: Record<string, unknown>;
+}
+
+/** Whether `path` names a key of the config schema (records take any key; unions and the like any rest). */
+export function isConfigPath(path: readonly string[], schema: unknown = ParleySchema): boolean {
+  let node = schema as SchemaNode;
+  for (let i = 0; ; ) {
+    const def = node._zod.def;
+    if (
+      def.type === 'default' ||
+      def.type === 'optional' ||
+      def.type === 'nullable' ||
+      def.type === 'prefault'
+    ) {
+      node = def.innerType as SchemaNode;
+      continue;
+    }
+    if (def.type === 'pipe') {
+      node = def.in as SchemaNode;
+      continue;
+    }
+    if (i === path.length) return true;
+    if (def.type === 'object') {
+      const next = node.shape?.[path[i]!];
+      if (!next) return false;
+      node = next as SchemaNode;
+      i++;
+      continue;
+    }
+    if (def.type === 'record') {
+      node = def.valueType as SchemaNode;
+      i++;
+      continue;
+    }
+    // A leaf (string, number, enum, array) has no keys below it; a union may have any.
+    return def.type === 'union';
+  }
 }
 
 function deepFreeze<T>(value: T): T {
@@ -104,13 +179,40 @@ export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
     fromFile = (js as Tree | null) ?? {};
   }
 
-  const fromEnv = envOverrides(env);
-  const merged = merge(merge(fromFile, fromEnv), options.overrides ?? {});
+  // A PARLEY_* variable that is no config key is reported, not fatal (it may belong to other tooling).
+  const warnings: string[] = [];
+  const settings = envSettings(env).filter((e) => {
+    if (isConfigPath(e.path)) return true;
+    warnings.push(
+      `${e.variable} is not a Parley setting and is ignored (settings are PARLEY_<SECTION>__<KEY>, ` +
+        'e.g. PARLEY_NATS__URL or PARLEY_HTTP__PORT; see README "Configuration")',
+    );
+    return false;
+  });
+  const overrides = options.overrides ?? {};
+  const merged = merge(merge(fromFile, treeOf(settings)), overrides);
   const result = ParleySchema.safeParse(merged);
   if (!result.success) {
-    const issues: Issue[] = source
-      ? zodIssues(source, result.error)
-      : result.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message }));
+    // An issue under a path an environment variable set (and no flag overrode) is blamed on the variable.
+    const fromEnv = (path: readonly PropertyKey[]): EnvSetting | undefined =>
+      settings.find(
+        (e) =>
+          path.length > 0 &&
+          e.path.every((seg, i) => i >= path.length || String(path[i]) === seg) &&
+          !hasPath(overrides, e.path),
+      );
+    const issues: Issue[] = result.error.issues.flatMap((issue): Issue[] => {
+      const setting = fromEnv(issue.path);
+      if (setting)
+        return [
+          {
+            path: `${setting.variable}=${JSON.stringify(setting.value)} (environment)`,
+            message: issue.message,
+          },
+        ];
+      if (source) return zodIssues(source, new z.ZodError([issue]));
+      return [{ path: issue.path.join('.'), message: issue.message }];
+    });
     throw new ConfigError(
       `invalid configuration${file ? ` in ${file}` : ''} (env PARLEY_* and flags included)`,
       issues,
@@ -120,7 +222,7 @@ export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
   config.dataDir = resolve(cwd, config.dataDir);
   config.rules = resolve(cwd, config.rules);
   config.streams = resolve(cwd, config.streams);
-  return { config: deepFreeze(config), file };
+  return { config: deepFreeze(config), file, warnings };
 }
 
 /** Parses "all" or "0-15,32" into a sorted list of partition numbers below `count`. */

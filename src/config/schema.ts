@@ -297,9 +297,13 @@ export const ParleySchema = z
     log: z
       .object({
         level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+        format: z
+          .enum(['auto', 'json', 'pretty'])
+          .default('auto')
+          .describe('auto: human-readable on a terminal, JSON lines otherwise; json; pretty (--log-format)'),
       })
       .strict()
-      .default({ level: 'info' }),
+      .default({ level: 'info', format: 'auto' }),
     runtime: RuntimeSchema.default(RuntimeSchema.parse({})),
     connectors: ConnectorsSchema.default(ConnectorsSchema.parse({})).describe(
       'Connector runner: in-flight bound, retries, timeouts, token leases (see docs/connectors.md)',

@@ -15,10 +15,14 @@ export interface YamlSource {
 export function parseYamlSource(file: string, text: string): { source: YamlSource; issues: Issue[] } {
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false });
-  const issues: Issue[] = doc.errors.map((e) => ({
-    path: `${file}:${(e.linePos?.[0]?.line ?? 0) || '?'}`,
-    message: e.message.split('\n')[0] ?? e.message,
-  }));
+  // Syntax errors carry offsets (linePos is only filled in with prettyErrors): file:line:column.
+  const issues: Issue[] = doc.errors.map((e) => {
+    const at = e.linePos?.[0] ?? lines.linePos(e.pos[0]);
+    return {
+      path: `${file}:${at.line}:${at.col}`,
+      message: `${e.message.split('\n')[0] ?? e.message} (YAML syntax)`,
+    };
+  });
   return { source: { file, doc, lines }, issues };
 }
 

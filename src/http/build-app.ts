@@ -265,7 +265,8 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     publishTimeoutMs: http.publishTimeoutMs,
   });
   if (deps.rules) registerRuleRoutes(app, deps.rules);
-  if (deps.safety) registerSafetyRoutes(app, { store: deps.safety });
+  if (deps.safety)
+    registerSafetyRoutes(app, { store: deps.safety, tenants: Object.keys(deps.config.tenants) });
   registerConversationRoutes(app, {
     conversations: deps.conversations,
     tenants: Object.keys(deps.config.tenants),

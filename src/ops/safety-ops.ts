@@ -268,6 +268,19 @@ function auditTarget(scopeText: string): { tenant: string; conversation: string 
   return { tenant, conversation: s.kind === 'conversation' ? s.conversation : '_all' };
 }
 
+/**
+ * Refuses a scope that names a tenant the deployment does not configure (a switch that matches nothing
+ * would look like it worked). Without configured tenants there is nothing to check against.
+ */
+export function checkScopeTenant(scopeText: unknown, tenants: readonly string[]): void {
+  if (tenants.length === 0 || typeof scopeText !== 'string') return;
+  const scope = parseScope(scopeText);
+  if ('tenant' in scope && scope.tenant !== undefined && !tenants.includes(scope.tenant))
+    throw new ValidationError(`unknown tenant "${scope.tenant}" in scope "${scopeText}"`, [
+      { path: 'scope', message: `configured tenants: ${tenants.join(', ')}` },
+    ]);
+}
+
 /** Sets a kill switch or pause; every process sees it through its watch within milliseconds. */
 export async function pause(store: SafetyStore, body: unknown): Promise<SwitchRecord & { key: string }> {
   const req = PauseSchema.parse(body);

@@ -24,6 +24,7 @@ import { FencedError } from '../errors/app-error.js';
 import type { Logger } from '../obs/logger.js';
 import type { LeaseRecord } from './partition-lease.js';
 import { leaseKey } from './partition-lease.js';
+import { formatPartitionSet } from './partition-set.js';
 import type { Clock, Versioned, VersionedStore } from './ports.js';
 
 export const MEMBERS_KEY = 'members';
@@ -191,7 +192,7 @@ export class PartitionBalancer {
         .filter((f) => !mine.includes(f.p))
         .sort((a, b) => Number(home(b.p)) - Number(home(a.p)) || a.p - b.p)
         .slice(0, target - mine.length);
-      await Promise.all(
+      const acquired = await Promise.all(
         candidates.map((c) =>
           host.acquire(c.p, c.seen).catch((err) => {
             if (!(err instanceof FencedError))
@@ -200,6 +201,13 @@ export class PartitionBalancer {
           }),
         ),
       );
+      // One line per round, not per partition (a start acquires 64 at once).
+      const taken = candidates.filter((_, i) => acquired[i] === true).map((c) => c.p);
+      if (taken.length > 0)
+        this.#o.log.info(
+          { partitions: formatPartitionSet(taken), count: taken.length, members: ids.length },
+          'partitions acquired',
+        );
     } else if (mine.length > target) {
       const deficit = ids.reduce((sum, id, i) => sum + Math.max(0, targetOf(i) - (counts.get(id) ?? 0)), 0);
       const give = Math.min(mine.length - target, Math.max(0, deficit - free.length));

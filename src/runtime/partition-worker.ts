@@ -191,7 +191,8 @@ export class PartitionWorker<S, C extends TransitionContext = TransitionContext>
         this.#stage.start(actions);
       }
       this.metrics.partitionsOwned.inc();
-      this.log.info(
+      // Debug: the balancer (or the pinned start) logs one line for all the partitions it took.
+      this.log.debug(
         { partition: this.partition, epoch: this.#lease.epoch, previousOwner: previous, timers },
         'partition acquired',
       );

@@ -4,7 +4,7 @@
  * every process watches (so a pending action in ACTIONS is stopped at send time).
  */
 import { userInfo } from 'node:os';
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import { ValidationError } from '../../errors/app-error.js';
 import { NatsSafetyStore } from '../../nats/safety-store.js';
 import { getConsent, setConsent } from '../../ops/safety-ops.js';
@@ -37,7 +37,11 @@ export const registerConsent: RegisterCommand = (program: Command) => {
     )
     .argument('<tenant>')
     .argument('<conversation>')
-    .requiredOption('--dnd <on|off>', 'on: do not disturb; off: allowed')
+    .addOption(
+      new Option('--dnd <on|off>', 'on: do not disturb; off: allowed')
+        .choices(['on', 'off'])
+        .makeOptionMandatory(),
+    )
     .option('--channel <channel>', 'only this channel')
     .option('--reason <text>', 'why (recorded in AUDIT)')
     .option('--by <who>', 'who (recorded in AUDIT)', userInfo().username)

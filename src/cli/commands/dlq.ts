@@ -8,12 +8,11 @@ import { userInfo } from 'node:os';
 import type { Command } from 'commander';
 import type { ParleyConfig } from '../../config/schema.js';
 import { DeadLetters, type DeadLetterView, dlqFilter } from '../../connectors/dead-letters.js';
-import { ValidationError } from '../../errors/app-error.js';
-import { connectNats, connectOptionsFrom, type NatsHandles } from '../../nats/connection.js';
+import { AppError, ValidationError } from '../../errors/app-error.js';
 import { NatsDeadLetterStore } from '../../nats/dlq-store.js';
-import { embeddedServerOptions, startNatsServer } from '../../nats/embedded-server.js';
 import { JetStreamPublisher } from '../../nats/js-publisher.js';
 import { type CommonFlags, loadFromFlags, print, withCommonFlags } from '../options.js';
+import { withNatsSession } from '../with-nats.js';
 import type { RegisterCommand } from './index.js';
 
 interface ListFlags extends CommonFlags {
@@ -22,25 +21,11 @@ interface ListFlags extends CommonFlags {
   limit: string;
 }
 
-/** nats.url; else the embedded server if one is already running (parley start); else one started for now. */
-async function withDeadLetters<T>(config: ParleyConfig, fn: (dl: DeadLetters) => Promise<T>): Promise<T> {
-  const { host, port } = config.nats.embedded;
-  const url = config.nats.url ?? `nats://${host.includes(':') ? `[${host}]` : host}:${port}`;
-  let handles: NatsHandles | undefined;
-  let server: Awaited<ReturnType<typeof startNatsServer>> | undefined;
-  try {
-    handles = await connectNats({ ...connectOptionsFrom(config, url), reconnect: false });
-  } catch (err) {
-    if (config.nats.url) throw err;
-    server = await startNatsServer(embeddedServerOptions(config));
-    handles = await connectNats({ ...connectOptionsFrom(config, server.url), reconnect: false });
-  }
-  try {
-    return await fn(new DeadLetters(new NatsDeadLetterStore(handles), new JetStreamPublisher(handles.js)));
-  } finally {
-    await handles.nc.close();
-    await server?.stop();
-  }
+/** nats.url; else the embedded server of a running `parley start`; else one started for now. */
+function withDeadLetters<T>(config: ParleyConfig, fn: (dl: DeadLetters) => Promise<T>): Promise<T> {
+  return withNatsSession(config, (h) =>
+    fn(new DeadLetters(new NatsDeadLetterStore(h), new JetStreamPublisher(h.js))),
+  );
 }
 
 function seqs(values: string[]): number[] {
@@ -123,9 +108,9 @@ export const registerDlq: RegisterCommand = (program: Command) => {
       const [n] = seqs([seq]);
       const view = await withDeadLetters(config, (dl) => dl.show(n!));
       if (!view)
-        throw new ValidationError(`no dead letter ${n}`, [
-          { path: 'seq', message: `${n} is not in the DLQ` },
-        ]);
+        throw new AppError(`no dead letter ${n} in the DLQ (\`parley dlq list\` shows what is there)`, {
+          code: 'NOT_FOUND',
+        });
       print(flags, view, () => JSON.stringify(view, null, 2));
     });
 

@@ -4,7 +4,7 @@
  * actor applies in order; see docs/safety.md.
  */
 import { userInfo } from 'node:os';
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import { NatsSafetyStore } from '../../nats/safety-store.js';
 import {
   type EscalationView,
@@ -87,7 +87,11 @@ export const registerEscalations: RegisterCommand = (program: Command) => {
   withCommonFlags(esc.command('resolve'))
     .description('Resolve: resume automation (held actions are re-checked and sent), close it, or reply')
     .argument('<id>', 'escalation id (<tenant>.<conversation>.<seq>)')
-    .requiredOption('--outcome <outcome>', 'resume, close or reply')
+    .addOption(
+      new Option('--outcome <outcome>', 'resume, close or reply')
+        .choices(['resume', 'close', 'reply'])
+        .makeOptionMandatory(),
+    )
     .option('--text <message>', 'reply: the human-written message')
     .option('--channel <channel>', 'reply: channel to send it on (default safety.escalation.replyChannel)')
     .option('--template <name>', 'reply: template (default safety.escalation.replyTemplate)')

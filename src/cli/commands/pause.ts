@@ -6,7 +6,7 @@
 import { userInfo } from 'node:os';
 import type { Command } from 'commander';
 import { NatsSafetyStore } from '../../nats/safety-store.js';
-import { listSwitches, pause, resume } from '../../ops/safety-ops.js';
+import { checkScopeTenant, listSwitches, pause, resume } from '../../ops/safety-ops.js';
 import { type CommonFlags, loadFromFlags, print, withCommonFlags } from '../options.js';
 import { withNatsSession } from '../with-nats.js';
 import type { RegisterCommand } from './index.js';
@@ -25,6 +25,7 @@ export const registerPause: RegisterCommand = (program: Command) => {
     .option('--json', 'print as JSON')
     .action(async (scope: string, flags: CommonFlags & { kill?: boolean; reason?: string; by: string }) => {
       const { config } = loadFromFlags(flags);
+      checkScopeTenant(scope, Object.keys(config.tenants));
       const result = await withNatsSession(config, async (h) =>
         pause(await NatsSafetyStore.open(h), {
           scope,
@@ -47,6 +48,7 @@ export const registerPause: RegisterCommand = (program: Command) => {
     .option('--json', 'print as JSON')
     .action(async (scope: string, flags: CommonFlags & { by: string }) => {
       const { config } = loadFromFlags(flags);
+      checkScopeTenant(scope, Object.keys(config.tenants));
       const result = await withNatsSession(config, async (h) =>
         resume(await NatsSafetyStore.open(h), { scope, by: flags.by }),
       );

@@ -3,12 +3,13 @@
  * directory; push stores a new version in the rules bucket (running workers switch without a restart; a
  * set that does not validate changes nothing) and records the push in AUDIT; list and diff read the bucket.
  */
+import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { ParleyConfig } from '../../config/schema.js';
 import { encode } from '../../envelope/codec.js';
 import { SCHEMA_VERSION } from '../../envelope/envelope.js';
-import { ConfigError, ValidationError } from '../../errors/app-error.js';
+import { ConfigError, type Issue, ValidationError } from '../../errors/app-error.js';
 import { KvRuleRepository, RULES_BUCKET } from '../../nats/rules-bucket.js';
 import { channelIssues } from '../../rules/channel-check.js';
 import { diffRuleSets, loadStoredRuleSet, pushRuleSet, type RuleDiff } from '../../rules/repository.js';
@@ -46,24 +47,42 @@ function diffText(d: RuleDiff): string {
   return lines.join('\n');
 }
 
-const dirOf = (dir: string | undefined, flags: CommonFlags) =>
-  dir ? resolve(dir) : loadFromFlags(flags).config.rules;
+/** The rules directory to use; a missing one is a usage error naming the fix, not an ENOENT. */
+function ruleDir(dir: string | undefined, config: ParleyConfig): string {
+  const d = dir ? resolve(dir) : config.rules;
+  if (!existsSync(d) || !statSync(d).isDirectory())
+    throw new ConfigError(`rules directory not found: ${d}`, [
+      {
+        path: dir ? 'dir' : 'rules',
+        message: dir
+          ? 'pass an existing directory of rule YAML files'
+          : 'set rules: in parley.yaml (or PARLEY_RULES) to a directory of rule YAML files',
+      },
+    ]);
+  return d;
+}
+
+const dirOf = (dir: string | undefined, flags: CommonFlags) => ruleDir(dir, loadFromFlags(flags).config);
 
 /**
- * Refuses rules whose actions name a channel no tenant of the deployment configures (they could only be
- * dead-lettered). Without any tenant in the config there is nothing to check against: said on stderr.
+ * Compiles a directory and checks its channels, reporting every problem of both at once (a rule set with a
+ * syntax error in one file and an unconfigured channel in another gets one answer naming both).
  */
-function checkChannels(sources: readonly RuleSource[], config: ParleyConfig): void {
-  if (Object.keys(config.tenants).length === 0) {
-    process.stderr.write('parley: channels not checked: the config has no tenants (tenants.<id>.channels)\n');
-    return;
+function validateRules(files: RuleSource[], config: ParleyConfig): RuleSet {
+  const issues: Issue[] = [];
+  let set: RuleSet | undefined;
+  try {
+    set = compileRuleSet(files);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    issues.push(...err.issues);
   }
-  const issues = channelIssues(sources, config.tenants);
-  if (issues.length > 0)
-    throw new ConfigError(
-      `rules send on channels no tenant configures (${issues.length} action${issues.length > 1 ? 's' : ''})`,
-      issues,
-    );
+  if (Object.keys(config.tenants).length === 0)
+    process.stderr.write('parley: channels not checked: the config has no tenants (tenants.<id>.channels)\n');
+  else issues.push(...channelIssues(files, config.tenants));
+  if (issues.length > 0 || !set)
+    throw new ConfigError(`invalid rules (${issues.length} issue${issues.length === 1 ? '' : 's'})`, issues);
+  return set;
 }
 
 export const registerRules: RegisterCommand = (program: Command) => {
@@ -80,8 +99,7 @@ export const registerRules: RegisterCommand = (program: Command) => {
     .option('--json', 'print as JSON')
     .action((dir: string | undefined, flags: CommonFlags) => {
       const { config } = loadFromFlags(flags);
-      const set = loadRuleSet(dir ? resolve(dir) : config.rules);
-      checkChannels(set.sources, config);
+      const set = validateRules(readRuleDir(ruleDir(dir, config)), config);
       const s = summary(set);
       print(
         flags,
@@ -121,9 +139,8 @@ export const registerRules: RegisterCommand = (program: Command) => {
     .option('--json', 'print as JSON')
     .action(async (dir: string | undefined, flags: CommonFlags & { by: string }) => {
       const { config } = loadFromFlags(flags);
-      const files = readRuleDir(dir ? resolve(dir) : config.rules);
-      compileRuleSet(files); // fail before touching NATS
-      checkChannels(files, config);
+      const files = readRuleDir(ruleDir(dir, config));
+      validateRules(files, config); // fail before touching NATS
       const result = await withNatsSession(config, async (h) => {
         const repo = new KvRuleRepository(await h.kvm.open(RULES_BUCKET));
         const pushed = await pushRuleSet(repo, files, { by: flags.by });
@@ -201,9 +218,7 @@ export const registerRules: RegisterCommand = (program: Command) => {
             { path: '--from', message: 'required' },
           ]);
         const from = await loadStoredRuleSet(repo, fromVersion);
-        const to = flags.to
-          ? await loadStoredRuleSet(repo, flags.to)
-          : loadRuleSet(dir ? resolve(dir) : config.rules);
+        const to = flags.to ? await loadStoredRuleSet(repo, flags.to) : loadRuleSet(ruleDir(dir, config));
         return diffRuleSets(from, to);
       });
       print(flags, diff, () => diffText(diff));

@@ -1,5 +1,5 @@
 /** `parley start`: every role (or --roles) in one process, until SIGINT/SIGTERM. */
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import { ConfigError } from '../../errors/app-error.js';
 import { ROLES, type Role, runUntilSignal, start } from '../../main.js';
 import { loadFromFlags, withCommonFlags } from '../options.js';
@@ -10,6 +10,12 @@ export function registerStart(program: Command): void {
       .description('run Parley: embedded nats-server unless nats.url is set, streams applied, every role')
       .option('--roles <list>', `roles to run, comma separated (${ROLES.join(', ')})`, ROLES.join(','))
       .option('--partitions <set>', 'partitions this process owns: "all" or ranges like 0-15,32')
+      .addOption(
+        new Option(
+          '--log-format <format>',
+          'json lines, or pretty text (default: pretty on a terminal, else json)',
+        ).choices(['json', 'pretty', 'auto']),
+      )
       .option(
         '--http-port <n>',
         'HTTP port of this process (0 = a free one; the bound URL is logged): the ingest API with the ingest ' +
@@ -22,6 +28,7 @@ export function registerStart(program: Command): void {
           roles: string;
           partitions?: string;
           httpPort?: string;
+          logFormat?: string;
         }) => {
           const roles = flags.roles
             .split(',')
@@ -47,6 +54,7 @@ export function registerStart(program: Command): void {
           const { config } = loadFromFlags(flags, {
             ...(flags.partitions ? { runtime: { partitions: flags.partitions } } : {}),
             ...(httpPort !== undefined ? { http: { port: httpPort } } : {}),
+            ...(flags.logFormat ? { log: { format: flags.logFormat } } : {}),
           });
           const parley = await start(config, { roles: roles as Role[], opsHttp: httpPort !== undefined });
           await runUntilSignal(parley);

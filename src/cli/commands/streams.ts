@@ -1,13 +1,10 @@
 /**
  * `parley streams apply|show`: provisions and inspects the JetStream streams and KV buckets defined in
- * `streams/`. Without nats.url it runs the embedded nats-server for the duration of the command (the same
- * one `parley start` uses, so its store is provisioned), then stops it.
+ * `streams/`. Without nats.url it talks to the embedded server of a running `parley start`, or else runs
+ * the embedded nats-server (the same store) for the duration of the command, then stops it.
  */
 import type { Command } from 'commander';
-import type { ParleyConfig } from '../../config/schema.js';
-import { connectNats, connectOptionsFrom, type NatsHandles } from '../../nats/connection.js';
 import { loadDefinitions } from '../../nats/definitions.js';
-import { embeddedServerOptions, startNatsServer } from '../../nats/embedded-server.js';
 import {
   ALLOW_DESTRUCTIVE_FLAG,
   applyDefinitions,
@@ -15,33 +12,13 @@ import {
   type ProvisionReport,
   type ProvisionStatus,
 } from '../../nats/provision.js';
-import { checkServerVersion } from '../../nats/server-version.js';
-import { createLogger } from '../../obs/logger.js';
 import { type CommonFlags, loadFromFlags, print, withCommonFlags } from '../options.js';
+import { withNatsSession } from '../with-nats.js';
 import type { RegisterCommand } from './index.js';
 
 interface ApplyFlags extends CommonFlags {
   dryRun?: boolean;
   allowDestructive?: boolean;
-}
-
-/** Connects to nats.url, or to an embedded server started (and stopped) around `fn`. */
-async function withNats<T>(config: ParleyConfig, fn: (handles: NatsHandles) => Promise<T>): Promise<T> {
-  // Warnings go to stderr so that --json output stays parseable.
-  const log = createLogger({ level: config.log.level, destination: process.stderr });
-  const server = config.nats.url ? undefined : await startNatsServer(embeddedServerOptions(config));
-  try {
-    const url = config.nats.url ?? server!.url;
-    const handles = await connectNats({ ...connectOptionsFrom(config, url), reconnect: false });
-    try {
-      checkServerVersion({ version: handles.nc.info?.version ?? 'unknown' }, log);
-      return await fn(handles);
-    } finally {
-      await handles.nc.close();
-    }
-  } finally {
-    await server?.stop();
-  }
 }
 
 function applyText(report: ProvisionReport): string {
@@ -105,7 +82,7 @@ export const registerStreams: RegisterCommand = (program: Command) => {
     .action(async (flags: ApplyFlags) => {
       const { config } = loadFromFlags(flags);
       const defs = loadDefinitions(config.streams);
-      const report = await withNats(config, (handles) =>
+      const report = await withNatsSession(config, (handles) =>
         applyDefinitions(handles, defs, {
           partitions: config.partitions,
           allowDestructive: flags.allowDestructive === true,
@@ -121,7 +98,7 @@ export const registerStreams: RegisterCommand = (program: Command) => {
     .action(async (flags: CommonFlags) => {
       const { config } = loadFromFlags(flags);
       const defs = loadDefinitions(config.streams);
-      const status = await withNats(config, (handles) => describeDefinitions(handles, defs));
+      const status = await withNatsSession(config, (handles) => describeDefinitions(handles, defs));
       print(flags, status, () => showText(status));
     });
 };

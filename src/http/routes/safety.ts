@@ -11,6 +11,7 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { ValidationError } from '../../errors/app-error.js';
 import {
+  checkScopeTenant,
   getConsent,
   listEscalations,
   listSwitches,
@@ -26,6 +27,8 @@ import { zodToIssues } from '../ingest-body.js';
 
 export interface SafetyRoutesOptions {
   store: SafetyStore;
+  /** The configured tenants: a pause or resume scope naming another is refused (400). */
+  tenants?: readonly string[];
 }
 
 function validated<T>(fn: () => Promise<T>): Promise<T> {
@@ -75,7 +78,14 @@ export function registerSafetyRoutes(app: FastifyInstance, o: SafetyRoutesOption
     },
   );
 
-  app.post('/v1/pause', admin, async (req) => validated(() => pause(store, req.body ?? {})));
-  app.post('/v1/resume', admin, async (req) => validated(() => resume(store, req.body ?? {})));
+  const scopeOf = (body: unknown) => (body as { scope?: unknown } | undefined)?.scope;
+  app.post('/v1/pause', admin, async (req) => {
+    checkScopeTenant(scopeOf(req.body), o.tenants ?? []);
+    return validated(() => pause(store, req.body ?? {}));
+  });
+  app.post('/v1/resume', admin, async (req) => {
+    checkScopeTenant(scopeOf(req.body), o.tenants ?? []);
+    return validated(() => resume(store, req.body ?? {}));
+  });
   app.get('/v1/switches', admin, async () => ({ switches: await listSwitches(store) }));
 }
