@@ -45,9 +45,10 @@ import { formatPartitionSet } from './runtime/partition-set.js';
 import { type PartitionStageFactory, systemClock } from './runtime/ports.js';
 import { TimerWheel } from './runtime/timer-wheel.js';
 import { startSafety } from './safety-role.js';
+import { startPostgresSource } from './source-role.js';
 import { SimPlatform } from './sim/sim-platform.js';
 
-export const ROLES = ['actors', 'connectors', 'scheduler', 'ingest'] as const;
+export const ROLES = ['actors', 'connectors', 'scheduler', 'ingest', 'source'] as const;
 export type Role = (typeof ROLES)[number];
 
 export const STATE_BUCKET = 'parley-state';
@@ -105,6 +106,11 @@ export async function start(config: ParleyConfig, options: StartOptions = {}): P
         message:
           'connectors needs actors: the connector stage of a partition runs in the process that owns it, so one owner carries a conversation from event to send (use --roles actors,connectors)',
       },
+    ]);
+  }
+  if (roles.size === 1 && roles.has('source') && !config.sources.postgres) {
+    throw new ConfigError('the source role has no source to run', [
+      { path: 'sources.postgres.dsn', message: 'configure a source (or run `parley source postgres --dsn ...`)' },
     ]);
   }
   // Validation first: a process that fails it must not first start a server, connect, or take a lease.
@@ -306,6 +312,13 @@ export async function start(config: ParleyConfig, options: StartOptions = {}): P
         log,
       });
       cleanups.push(() => scheduler.stop());
+    }
+
+    // The source role runs whenever a source is configured: rows from a Postgres outbox into EVENTS.
+    const pgSource = config.sources.postgres;
+    if (roles.has('source') && pgSource) {
+      const source = await startPostgresSource({ config, source: pgSource, handles, log, registry });
+      cleanups.push(() => source.stop());
     }
 
     // --http-port without ingest: this process's health, readiness (owns partitions?) and metrics.

@@ -17,7 +17,7 @@ import { loadDefinitions } from './nats/definitions.js';
 import { loadRuleSet } from './rules/rule-set.js';
 import { SafetyPolicy } from './safety/policy.js';
 
-type PreflightRole = 'actors' | 'connectors' | 'scheduler' | 'ingest';
+type PreflightRole = 'actors' | 'connectors' | 'scheduler' | 'ingest' | 'source';
 
 function validTimeZone(tz: string): boolean {
   try {

@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { ChannelsSchema, ConnectorsSchema, SimPlatformSchema } from './connectors-schema.js';
 import { SafetySchema, TenantSafetySchema } from './safety-schema.js';
+import { SourcesSchema } from './sources-schema.js';
 
 const token = /^[A-Za-z0-9_-]+$/;
 
@@ -317,6 +318,9 @@ export const ParleySchema = z
     admin: AdminSchema.default(AdminSchema.parse({})),
     safety: SafetySchema.default(SafetySchema.parse({})).describe(
       'Classifiers, guards, escalation, pause and model settings (see docs/safety.md)',
+    ),
+    sources: SourcesSchema.default({}).describe(
+      'Event sources run by the source role, e.g. a Postgres outbox (see src/sources/postgres/README.md)',
     ),
   })
   .strict();

@@ -11,6 +11,7 @@ import { registerPause } from './pause.js';
 import { registerReplay } from './replay.js';
 import { registerRules } from './rules.js';
 import { registerSimPlatform } from './sim-platform.js';
+import { registerSource } from './source.js';
 import { registerStart } from './start.js';
 import { registerStreams } from './streams.js';
 import { registerToken } from './token.js';
@@ -32,4 +33,5 @@ export const commands: RegisterCommand[] = [
   registerEscalations,
   registerPause,
   registerConsent,
+  registerSource,
 ];
