@@ -45,8 +45,8 @@ import { formatPartitionSet } from './runtime/partition-set.js';
 import { type PartitionStageFactory, systemClock } from './runtime/ports.js';
 import { TimerWheel } from './runtime/timer-wheel.js';
 import { startSafety } from './safety-role.js';
-import { startPostgresSource } from './source-role.js';
 import { SimPlatform } from './sim/sim-platform.js';
+import { startPostgresSource } from './source-role.js';
 
 export const ROLES = ['actors', 'connectors', 'scheduler', 'ingest', 'source'] as const;
 export type Role = (typeof ROLES)[number];
@@ -110,7 +110,10 @@ export async function start(config: ParleyConfig, options: StartOptions = {}): P
   }
   if (roles.size === 1 && roles.has('source') && !config.sources.postgres) {
     throw new ConfigError('the source role has no source to run', [
-      { path: 'sources.postgres.dsn', message: 'configure a source (or run `parley source postgres --dsn ...`)' },
+      {
+        path: 'sources.postgres.dsn',
+        message: 'configure a source (or run `parley source postgres --dsn ...`)',
+      },
     ]);
   }
   // Validation first: a process that fails it must not first start a server, connect, or take a lease.
