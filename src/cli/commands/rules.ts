@@ -77,9 +77,15 @@ function validateRules(files: RuleSource[], config: ParleyConfig): RuleSet {
     if (!(err instanceof ConfigError)) throw err;
     issues.push(...err.issues);
   }
+  const channels = Object.keys(config.tenants).length === 0 ? [] : channelIssues(files, config.tenants);
   if (Object.keys(config.tenants).length === 0)
     process.stderr.write('parley: channels not checked: the config has no tenants (tenants.<id>.channels)\n');
-  else issues.push(...channelIssues(files, config.tenants));
+  if (set && channels.length > 0)
+    throw new ConfigError(
+      `rules send on channels no tenant configures (${channels.length} action${channels.length > 1 ? 's' : ''})`,
+      channels,
+    );
+  issues.push(...channels);
   if (issues.length > 0 || !set)
     throw new ConfigError(`invalid rules (${issues.length} issue${issues.length === 1 ? '' : 's'})`, issues);
   return set;
