@@ -15,6 +15,8 @@ export interface ActionEffect {
   delayMs?: number;
   /** Why: the rule set version and the path that decided it (recorded on the action and in AUDIT). */
   decision?: DecisionMeta;
+  /** Publish the `action.sent` outcome into EVENTS once delivered (something in the rule set consumes it). */
+  reportSent?: boolean;
 }
 
 /** Where a decision came from. Every action the rules engine proposes carries one. */

@@ -17,7 +17,15 @@ export interface Decider {
    * journeys, timers) and effects that are not actions (detector signals, journey audit, wake-ups).
    */
   evaluate?(event: EventEnvelope, state: ConversationState, ctx: EvaluationContext): Evaluation;
+  /**
+   * Whether anything in the decider reacts to events of `type`. Without it every approved action asks for
+   * its `action.sent` outcome event (the conservative default).
+   */
+  consumes?(type: string): boolean;
 }
+
+/** The outcome event of a delivered action; the connectors publish it only when asked (`reportSent`). */
+export const ACTION_SENT = 'action.sent';
 
 export interface EvaluationContext {
   seq: number;
@@ -64,9 +72,29 @@ export const conversationActor: ActorKind<ConversationState, ConversationContext
       switches: ctx.switches,
       enrichment: ctx.enrichment,
     });
-    const sent = reviewed.effects.filter((e) => e.type === 'action').length;
-    const effects =
-      evaluation.effects.length > 0 ? [...reviewed.effects, ...evaluation.effects] : reviewed.effects;
-    return { state: { ...reviewed.state, actions: state.actions + sent }, effects };
+    let approved = 0;
+    let lastDue = 0;
+    const report = ctx.rules.consumes ? ctx.rules.consumes(ACTION_SENT) : true;
+    const effects: Effect[] = [];
+    for (const e of reviewed.effects) {
+      if (e.type === 'action') {
+        approved++;
+        lastDue = Math.max(lastDue, ctx.now + (e.delayMs ?? 0));
+        effects.push(report ? { ...e, reportSent: true } : e);
+      } else effects.push(e);
+    }
+    for (const e of evaluation.effects) effects.push(e);
+    const decided: ConversationState = { ...reviewed.state, actions: state.actions + approved };
+    // Outbound counters move when actions are approved, not when their `action.sent` comes back: that
+    // outcome is reported only if something consumes it. A failed send (`action.failed`, always reported)
+    // takes its count back (src/rules/profile.ts).
+    if (approved > 0) {
+      decided.profile = {
+        ...decided.profile,
+        messagesOut: (decided.profile?.messagesOut ?? 0) + approved,
+        lastOutboundAt: new Date(lastDue).toISOString(),
+      };
+    }
+    return { state: decided, effects };
   },
 };

@@ -74,6 +74,7 @@ export interface ActionExecutorDeps {
 const ACK: Disposition = Object.freeze({ type: 'ack' });
 
 interface Held {
+  /** 0: no record written yet (first sight: the send goes before any record). */
   revision: number;
   record: ExecutionRecord;
 }
@@ -110,7 +111,7 @@ export class ActionExecutor {
     this.#out.count(result);
   }
 
-  async handle(msg: InboundMessage): Promise<Disposition> {
+  async handle(msg: InboundMessage, firstSight = false): Promise<Disposition> {
     const { clock, settings } = this.#d;
     const now = clock.now();
     let action: ActionMessage;
@@ -164,6 +165,19 @@ export class ActionExecutor {
 
     const key = `${this.#channel}.${config.account ?? action.tenant}`;
     const timeoutMs = config.timeoutMs ?? settings.sendTimeoutMs;
+    if (firstSight && redrive === undefined && uncertainPolicy(this.#d.adapter, config) === 'resend') {
+      // Nobody can have tried this action (partition-dispatcher.ts, firstSight) and a resend under the same
+      // key is harmless here, so the claim write is skipped: one record write, after the send. A crash before
+      // it leaves no record; the next owner sees the action as recovered, claims it and resends it.
+      const record: ExecutionRecord = {
+        status: 'claimed',
+        channel: this.#channel,
+        owner: this.#d.owner,
+        attempt: 1,
+        claimedAt: now,
+      };
+      return this.#send(action, msg, config, key, { revision: 0, record }, timeoutMs, redrive);
+    }
     const claim = await this.#d.executions.claim({
       actionId: action.id,
       channel: this.#channel,
@@ -214,9 +228,10 @@ export class ActionExecutor {
     const acquired = await this.#d.tokens.acquire(key, config.rate, settings.maxThrottleWaitMs);
     if (!acquired.ok) {
       this.#count('throttled');
-      await this.#d.executions
-        .markRetry(action.id, held, 'THROTTLED: waiting for a rate-limit token', false)
-        .catch((e) => log.warn({ err: e, action: action.id }, 'could not release the execution claim'));
+      if (held.revision > 0)
+        await this.#d.executions
+          .markRetry(action.id, held, 'THROTTLED: waiting for a rate-limit token', false)
+          .catch((e) => log.warn({ err: e, action: action.id }, 'could not release the execution claim'));
       return { type: 'nak', delayMs: acquired.retryAfterMs, hold: true };
     }
     if (config.rate)
@@ -241,7 +256,11 @@ export class ActionExecutor {
     this.#d.crashPoint?.('sent');
     const now = clock.now();
     try {
-      await this.#retrying(() => this.#d.executions.markSent(action.id, held, result.deliveryId, now));
+      await this.#retrying(() =>
+        held.revision === 0
+          ? this.#d.executions.recordSent(action.id, held.record, result.deliveryId, now)
+          : this.#d.executions.markSent(action.id, held, result.deliveryId, now),
+      );
     } catch (err) {
       // Sent, but the record could not say so: a redelivery will reconcile (or dead-letter as ambiguous).
       log.error(

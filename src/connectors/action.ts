@@ -22,6 +22,7 @@ export const ActionMessageSchema = z
     template: z.string(),
     variables: z.record(z.string(), z.unknown()).default({}),
     delayMs: z.number().min(0).optional(),
+    reportSent: z.boolean().optional(),
     event: z.object({
       id: z.string(),
       type: z.string(),

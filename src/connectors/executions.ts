@@ -130,6 +130,32 @@ export class ExecutionStore {
     return { revision: await this.#store.save(actionId, record, stale.revision), record };
   }
 
+  /**
+   * Records a send that had no claim (first sight on a channel whose receiver dedupes by key): creates the
+   * record as `sent`. Another record under the key means a concurrent sender (a previous owner finishing
+   * its send after a pause): the receiver deduped one of the two; the record is made to say `sent`.
+   */
+  async recordSent(
+    actionId: string,
+    record: ExecutionRecord,
+    deliveryId: string,
+    now: number,
+  ): Promise<void> {
+    const { error: _e, reason: _r, ...rest } = record;
+    const sent: ExecutionRecord = { ...rest, status: 'sent', deliveryId, sentAt: now };
+    for (let attempt = 1; ; attempt++) {
+      const { value, revision } =
+        attempt === 1 ? { value: undefined, revision: 0 } : await this.#store.load(actionId);
+      if (value?.status === 'sent') return;
+      try {
+        await this.#store.save(actionId, sent, revision);
+        return;
+      } catch (err) {
+        if (!(err instanceof FencedError) || attempt >= 5) throw err;
+      }
+    }
+  }
+
   async markSent(
     actionId: string,
     held: { revision: number; record: ExecutionRecord },

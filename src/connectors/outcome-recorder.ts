@@ -66,19 +66,22 @@ export class OutcomeRecorder {
     redrive?: number,
     replayed = false,
   ): Promise<void> {
-    await this.#publish([
-      outcomeEvent(
-        action,
-        {
-          type: 'action.sent',
-          deliveryId: delivery.deliveryId,
-          status: delivery.status,
-          attempts: delivery.attempts,
-        },
-        delivery.at,
-        redrive,
-      ),
-    ]);
+    // The execution record (`sent`, with the delivery id) is the record of the send; the outcome event is
+    // published only for an action whose rule set consumes it (journeys waiting, rules on action.sent).
+    if (action.reportSent)
+      await this.#publish([
+        outcomeEvent(
+          action,
+          {
+            type: 'action.sent',
+            deliveryId: delivery.deliveryId,
+            status: delivery.status,
+            attempts: delivery.attempts,
+          },
+          delivery.at,
+          redrive,
+        ),
+      ]);
     if (replayed) {
       this.count('duplicate');
       return;

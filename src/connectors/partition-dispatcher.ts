@@ -17,6 +17,7 @@
  *   the stream, and the next owner recreates the consumer from the ack floor (in order).
  * - Drain: stop pulling, let each lane finish the send it is in (bounded), leave the rest unacked.
  */
+import { HDR_RECHECK } from '../envelope/headers.js';
 import { errorMessage } from '../errors/app-error.js';
 import type { Logger } from '../obs/logger.js';
 import { backoffDelay } from '../runtime/backoff.js';
@@ -26,10 +27,30 @@ import { deliveryGap } from '../runtime/partition-worker.js';
 import type { Clock, InboundMessage, PartitionConsumer } from '../runtime/ports.js';
 import type { Disposition } from './action-executor.js';
 import type { ConnectorMetrics } from './connector-metrics.js';
+import { HDR_REDRIVE } from './messages.js';
 
 /** Sends one action (the channel's ActionExecutor). */
 export interface ActionHandler {
-  handle(msg: InboundMessage): Promise<Disposition>;
+  /**
+   * `firstSight`: nobody can have tried this action before (see firstSight()), so a channel whose receiver
+   * dedupes by the action's key may send before writing any execution record.
+   */
+  handle(msg: InboundMessage, firstSight?: boolean): Promise<Disposition>;
+}
+
+/**
+ * True when no earlier attempt at this action can exist anywhere: its first delivery, not in the recovery
+ * prefix of the consumer (an earlier owner may have held it), not decided by a redo of its event (the
+ * actor's HDR_RECHECK: a copy may exist outside the duplicate window), not tried here before, not a redrive.
+ */
+export function firstSight(m: InboundMessage, localTries: number): boolean {
+  return (
+    localTries === 0 &&
+    m.deliveryCount === 1 &&
+    !m.recovered &&
+    m.header(HDR_RECHECK) === undefined &&
+    m.header(HDR_REDRIVE) === undefined
+  );
 }
 
 export interface DispatcherSettings {
@@ -90,6 +111,9 @@ class Retried implements InboundMessage {
   }
   get deliveryCount() {
     return this.#m.deliveryCount + this.#extra;
+  }
+  get recovered() {
+    return this.#m.recovered;
   }
   header(name: string) {
     return this.#m.header(name);
@@ -207,7 +231,9 @@ export class PartitionDispatcher {
         const { channel } = route(head.subject);
         let d: Disposition;
         try {
-          d = await this.#d.handlerFor(channel).handle(lane.retries ? new Retried(head, lane.retries) : head);
+          d = await this.#d
+            .handlerFor(channel)
+            .handle(lane.retries ? new Retried(head, lane.retries) : head, firstSight(head, lane.retries));
         } catch (err) {
           const delayMs = backoffDelay(lane.retries + 1, 500, 30_000);
           this.#d.log.warn(

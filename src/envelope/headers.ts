@@ -13,6 +13,12 @@ export const HDR_SCHEMA = 'Parley-Schema';
 export const HDR_TRACE_ID = 'Parley-Trace-Id';
 export const HDR_SOURCE_SEQ = 'Parley-Source-Seq';
 export const HDR_ERROR = 'Parley-Error';
+/**
+ * On an action: decided by a redo (its event was redelivered, recovered from an earlier owner, or its
+ * publish retried), so a copy may exist outside the duplicate window; the connector checks its execution
+ * record before sending (src/connectors/action-executor.ts, "first sight").
+ */
+export const HDR_RECHECK = 'Parley-Recheck';
 
 export const CONTENT_TYPE_MSGPACK = 'application/msgpack';
 export const CONTENT_TYPE_JSON = 'application/json';

@@ -8,10 +8,13 @@ import type { InboundMessage } from '../runtime/ports.js';
 export class JsInbound implements InboundMessage {
   readonly #m: JsMsg;
   readonly seq: number;
+  readonly recovered: boolean;
 
-  constructor(m: JsMsg) {
+  /** `recoveredThrough`: the stream's last sequence when the consumer was (re)created (0: none recovered). */
+  constructor(m: JsMsg, recoveredThrough = 0) {
     this.#m = m;
     this.seq = m.seq;
+    this.recovered = m.seq <= recoveredThrough;
   }
 
   get subject(): string {

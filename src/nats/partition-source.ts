@@ -66,6 +66,9 @@ export class NatsPartitionSource implements PartitionSource {
       await jsm.consumers.delete(stream, name).catch((err) => {
         if (!isConsumerNotFound(err)) throw err;
       });
+    // Read after the old consumer is gone: nothing past this sequence was ever delivered to anyone, so a
+    // message beyond it is seen here first (no earlier owner can have acted on it).
+    const recoveredThrough = (await jsm.streams.info(stream)).state.last_seq;
     await jsm.consumers.add(stream, {
       durable_name: name,
       description: o.description?.(partition) ?? `Parley conversation actors, partition ${partition}`,
@@ -85,7 +88,7 @@ export class NatsPartitionSource implements PartitionSource {
     });
     return {
       async *messages() {
-        for await (const m of messages) yield new JsInbound(m);
+        for await (const m of messages) yield new JsInbound(m, recoveredThrough);
       },
       async stop() {
         await messages.close().catch(() => undefined);

@@ -12,7 +12,12 @@ import type { CompiledDetectors } from './rule-set.js';
 
 export const PROFILE_UPDATED = 'profile.updated';
 export const INBOUND_TYPES: ReadonlySet<string> = new Set(['message.received']);
-export const OUTBOUND_TYPES: ReadonlySet<string> = new Set(['message.sent', 'action.sent']);
+/**
+ * Outbound messages sent outside Parley. Parley's own sends are counted by the conversation actor when it
+ * approves them (actors/conversation/conversation-actor.ts); a failed one is taken back on `action.failed`.
+ */
+export const OUTBOUND_TYPES: ReadonlySet<string> = new Set(['message.sent']);
+export const ACTION_FAILED = 'action.failed';
 export const DEFAULT_PURCHASE_TYPES: ReadonlySet<string> = new Set(['purchase.completed']);
 const DEFAULT_AMOUNT = ['event', 'attributes', 'amount'];
 
@@ -88,6 +93,10 @@ export function applyProfileAndDetectors(
     const e = edit();
     e.messagesOut = (e.messagesOut ?? 0) + 1;
     e.lastOutboundAt = event.occurredAt;
+  }
+  if (type === ACTION_FAILED && (p?.messagesOut ?? 0) > 0) {
+    const e = edit();
+    e.messagesOut = (e.messagesOut as number) - 1;
   }
 
   // Inactivity: each detector's timer restarts on its reset events.

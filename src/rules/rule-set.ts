@@ -80,6 +80,8 @@ export class RuleSet implements Decider {
   readonly archive: JourneyArchive;
   readonly rulesByType: ReadonlyMap<string, CompiledRule[]>;
   readonly entriesByType: ReadonlyMap<string, CompiledJourney[]>;
+  /** Event types something in this set reacts to: rule triggers, journey entries and waits, detectors. */
+  readonly #consumed = new Set<string>();
   /** Every definition as canonical JSON lines, by `<kind>:<id>` (for `parley rules diff`). */
   readonly definitions: ReadonlyArray<{ key: string; lines: string[] }>;
 
@@ -110,13 +112,37 @@ export class RuleSet implements Decider {
     for (const j of parts.journeys.values())
       for (const t of j.entryTypes) entries.set(t, [...(entries.get(t) ?? []), j]);
     this.entriesByType = entries;
+    for (const t of byType.keys()) this.#consumed.add(t);
+    for (const t of entries.keys()) this.#consumed.add(t);
+    for (const j of parts.journeys.values()) this.#consumeWaits(j);
+    const d = parts.detectors;
+    for (const x of d.inactivity) for (const t of x.resetOn) this.#consumed.add(t);
+    for (const t of d.spend?.on ?? []) this.#consumed.add(t);
+    for (const t of d.failed?.on ?? []) this.#consumed.add(t);
+    for (const t of d.failed?.resetOn ?? []) this.#consumed.add(t);
+  }
+
+  #consumeWaits(j: CompiledJourney): void {
+    for (const step of j.steps.values()) for (const t of step.wait?.types ?? []) this.#consumed.add(t);
+  }
+
+  /**
+   * Whether any rule, journey (current or pinned by a run in flight) or detector of this set reacts to
+   * events of `type`. The connectors report `action.sent` into EVENTS only when it does (see
+   * ActionEffect.reportSent): an outcome nothing waits on costs two writes and a second actor pass.
+   */
+  consumes(type: string): boolean {
+    return this.#consumed.has(type);
   }
 
   /** Keeps older versions' journeys available for runs pinned to them (the current ones win). */
   adoptArchive(older: Iterable<CompiledJourney>): void {
     for (const j of older) {
       const key = `${j.id}@${j.version}`;
-      if (!this.archive.has(key)) this.archive.set(key, j);
+      if (!this.archive.has(key)) {
+        this.archive.set(key, j);
+        this.#consumeWaits(j);
+      }
     }
   }
 

@@ -58,6 +58,10 @@ export class RuleStore implements Decider {
     return this.#current.evaluate(event, state, ctx);
   }
 
+  consumes(type: string): boolean {
+    return this.#current.consumes(type);
+  }
+
   static async open(options: RuleStoreOptions): Promise<RuleStore> {
     const { repo, dir, log } = options;
     const pointer = repo ? await repo.current() : undefined;

@@ -36,7 +36,7 @@ import type { Logger } from '../obs/logger.js';
 import type { RuntimeMetrics } from '../obs/metrics.js';
 import { backoffDelay } from './backoff.js';
 import type { InFlightGate } from './in-flight.js';
-import { deadLetter, effectToMessage } from './outbound.js';
+import { deadLetter, effectToMessage, markRecheck } from './outbound.js';
 import type { LeaseStatus } from './partition-lease.js';
 import type { Clock, InboundMessage, OutboundMessage, Publisher, VersionedStore } from './ports.js';
 
@@ -299,6 +299,8 @@ export class ActorCell<S, C extends TransitionContext = TransitionContext> {
           if (effect.type === 'wake') eventWake = effect.at;
           else messages.push(effectToMessage(effect, event, msg.seq, e, msg.timestampMs, h.partition));
         }
+        // A redo of an event an earlier delivery may have applied: its actions may exist already.
+        if (msg.deliveryCount > 1 || msg.recovered) markRecheck(messages);
       } catch (err) {
         const attempts = (this.#attempts.get(msg.seq) ?? 0) + 1;
         if (attempts < h.settings.maxAttempts) {
@@ -417,7 +419,12 @@ export class ActorCell<S, C extends TransitionContext = TransitionContext> {
     const h = this.#host;
     const started = performance.now();
     if (out.length > 0) {
-      await this.#retrying('commit', batch, () => Promise.all(out.map((m) => h.publisher.publish(m))));
+      let tries = 0;
+      await this.#retrying('commit', batch, () => {
+        // A publish that failed may have been stored all the same: the retry's copies are a redo.
+        if (tries++ > 0) markRecheck(out);
+        return Promise.all(out.map((m) => h.publisher.publish(m)));
+      });
       for (const m of out) h.metrics.effectsTotal.inc({ type: m.subject.slice(0, m.subject.indexOf('.')) });
     }
     const wakes = wake === undefined ? undefined : h.wakes;

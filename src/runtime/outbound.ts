@@ -14,6 +14,7 @@ import {
   HDR_CONVERSATION,
   HDR_ERROR,
   HDR_MSG_ID,
+  HDR_RECHECK,
   HDR_SCHEMA,
   HDR_SOURCE_SEQ,
   HDR_TENANT,
@@ -68,6 +69,8 @@ export interface ActionMessage {
   delayMs?: number;
   /** Rule set version, A/B variant and journey step behind the action. */
   decision?: DecisionMeta;
+  /** Publish the `action.sent` outcome into EVENTS (something in the rule set consumes it). */
+  reportSent?: boolean;
   event: { id: string; type: string; attributes: Record<string, unknown>; seq: number };
   decidedAt: string;
   traceId?: string;
@@ -97,6 +100,7 @@ export function effectToMessage(
         variables: effect.variables,
         ...(effect.delayMs ? { delayMs: effect.delayMs } : {}),
         ...(effect.decision ? { decision: effect.decision } : {}),
+        ...(effect.reportSent ? { reportSent: true } : {}),
         event: { id: event.id, type: event.type, attributes: event.attributes, seq },
         decidedAt: new Date(now).toISOString(),
         ...(event.traceId ? { traceId: event.traceId } : {}),
@@ -178,6 +182,11 @@ export function effectToMessage(
     case 'wake':
       throw new Error('wake effects are timer-index writes, not messages (see ActorCell)');
   }
+}
+
+/** Marks the actions among `messages` as decided by a redo (HDR_RECHECK). */
+export function markRecheck(messages: readonly OutboundMessage[]): void {
+  for (const m of messages) if (m.subject.startsWith('act.') && m.headers) m.headers[HDR_RECHECK] = '1';
 }
 
 /** The event type of a timer wake-up; the conversation actor fires its due timers on it. */

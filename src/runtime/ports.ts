@@ -16,6 +16,12 @@ export interface InboundMessage {
    * means deliveries of this consumer went to another subscriber. Absent where the source has none.
    */
   readonly consumerSeq?: number;
+  /**
+   * Delivered in the recovery prefix of a (re)created consumer: the message was in the stream before this
+   * owner opened the partition, so an earlier owner may have processed it (ARCHITECTURE.md, "first sight").
+   * Absent (false) where the source cannot tell: then only `deliveryCount` says so.
+   */
+  readonly recovered?: boolean;
   header(name: string): string | undefined;
   ack(): void;
   nak(delayMs?: number): void;

@@ -35,6 +35,8 @@ export function action(
     variables: { n: seq },
     event: { id: `${conversation}-e${seq}`, type: 'message.received', attributes: { n: seq }, seq },
     decidedAt: new Date().toISOString(),
+    // These tests read the outcome events as an independent record of each send.
+    reportSent: true,
     ...extra,
   };
 }
@@ -98,6 +100,17 @@ export async function outcomeEvents(
     seq = m.seq + 1;
   }
   return out;
+}
+
+/** The execution record of an action (parley-executions), decoded; undefined if there is none. */
+export async function executionRecord(
+  h: NatsHandles,
+  actionId: string,
+): Promise<Record<string, unknown> | undefined> {
+  const kv = await h.kvm.open('parley-executions');
+  const entry = await kv.get(actionId);
+  if (entry?.operation !== 'PUT' || entry.length === 0) return undefined;
+  return decodeMsgpack(entry.value) as Record<string, unknown>;
 }
 
 export type ChildConnectors = ChildParley;

@@ -112,7 +112,8 @@ export class FakeMessage implements InboundMessage {
   acked = 0;
   naked = 0;
   worked = 0;
-  readonly deliveryCount = 1;
+  deliveryCount = 1;
+  recovered = false;
   readonly #headers: Record<string, string>;
 
   constructor(

@@ -229,3 +229,45 @@ t.test('actor-cell - a full mailbox makes the producer wait instead of growing',
   await flush();
   t.same(s.store.data.get('acme.c1')!.value.state.seen, ['e1', 'e2', 'e3', 'e4'], 'order kept');
 });
+
+t.test('actor-cell - actions decided by a redo carry the recheck header', async (t) => {
+  const actionKind: ActorKind<S> = {
+    name: 'test',
+    initial: () => ({ seen: [] }),
+    transition(state, event) {
+      return {
+        state: { seen: [...state.seen, event.id] },
+        effects: [{ type: 'action', channel: 'webhook', rule: 'r', template: 't', variables: {} }],
+      };
+    },
+  };
+  const s = setup(actionKind);
+  const fresh = msg(5, 'a');
+  const redelivered = msg(6, 'b');
+  redelivered.deliveryCount = 2;
+  const recovered = msg(7, 'c');
+  recovered.recovered = true;
+  for (const m of [fresh, redelivered, recovered]) enqueue(s, m);
+  await flush();
+  t.same(
+    s.publisher.messages.map((m) => [m.msgId, m.headers['Parley-Recheck'] ?? null]),
+    [
+      ['acme.c1.5.0', null],
+      ['acme.c1.6.0', '1'],
+      ['acme.c1.7.0', '1'],
+    ],
+    'first sight unmarked; redelivered and recovered marked',
+  );
+
+  const retried = setup(actionKind);
+  retried.publisher.failNext = 1;
+  enqueue(retried, msg(5, 'a'));
+  await flush();
+  for (let i = 0; i < 20 && retried.store.data.size === 0; i++) {
+    retried.clock.advance(1_000);
+    await flush();
+  }
+  const copies = retried.publisher.messages.filter((m) => m.msgId === 'acme.c1.5.0');
+  t.ok(copies.length >= 1, 'published after the retry');
+  t.equal(copies.at(-1)!.headers['Parley-Recheck'], '1', 'a retried publish is a redo');
+});

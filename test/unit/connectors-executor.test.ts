@@ -132,16 +132,22 @@ t.test(
   'connectors - executor: send, record, outcome; a second delivery is acked without sending',
   async (t) => {
     const s = setup('none');
-    t.same(await s.executor.handle(inbound(a())), { type: 'ack' });
+    const unreported = { ...a(), reportSent: false };
+    t.same(await s.executor.handle(inbound(unreported)), { type: 'ack' });
     t.same(s.sends, [a().id], 'sent once');
     t.match(
       s.records.m.get(a().id)?.value,
       { status: 'sent', deliveryId: `d-${a().id}` },
       'record says sent',
     );
-    t.same(s.subjects(), ['ingest.acme.c1.action.sent'], 'outcome event');
-    t.same(await s.executor.handle(inbound(a(), 2)), { type: 'ack' }, 'redelivery acked');
+    t.same(s.subjects(), [], 'no outcome event: nothing in the rule set consumes action.sent');
+    t.same(await s.executor.handle(inbound(unreported, 2)), { type: 'ack' }, 'redelivery acked');
     t.equal(s.sends.length, 1, 'not sent again');
+
+    const reported = setup('none');
+    const r = () => ({ ...a(), reportSent: true });
+    t.same(await reported.executor.handle(inbound(r())), { type: 'ack' });
+    t.same(reported.subjects(), ['ingest.acme.c1.action.sent'], 'reportSent: the outcome event');
   },
 );
 
@@ -225,5 +231,56 @@ t.test(
     t.same(await s.executor.handle(inbound(stranger)), { type: 'ack' });
     const dead = decodeMsgpack(s.published.at(-3)!.data) as Record<string, unknown>;
     t.equal(dead.reason, 'channel_not_configured');
+  },
+);
+
+t.test(
+  'connectors - executor: first sight on a keyed channel sends before any record, then writes one',
+  async (t) => {
+    const s = setup('idempotency-key');
+    let writes = 0;
+    const save = s.records.save.bind(s.records);
+    s.records.save = async (key, value, revision) => {
+      writes++;
+      return save(key, value, revision);
+    };
+    t.same(await s.executor.handle(inbound(a()), true), { type: 'ack' });
+    t.same(s.sends, [a().id], 'sent once');
+    t.equal(writes, 1, 'one execution-record write: sent, no claim before it');
+    t.match(s.records.m.get(a().id), { revision: 1, value: { status: 'sent', attempt: 1 } });
+    t.same(await s.executor.handle(inbound(a(), 2)), { type: 'ack' }, 'a redelivery reads the record');
+    t.equal(s.sends.length, 1, 'and is not sent again');
+
+    // A concurrent sender recorded first (a paused previous owner): the record ends up `sent`, once.
+    const raced = setup('idempotency-key');
+    raced.records.m.set(a().id, {
+      value: { status: 'claimed', channel: 'webhook', owner: 'old', attempt: 1, claimedAt: 0 },
+      revision: 1,
+    });
+    t.same(await raced.executor.handle(inbound(a()), true), { type: 'ack' });
+    t.match(raced.records.m.get(a().id), { revision: 2, value: { status: 'sent' } }, 'moved to sent by CAS');
+
+    // A failed first-sight send creates the retry record; the retry goes through the claim.
+    let fail = true;
+    const flaky = setup('idempotency-key', {
+      send: () => (fail ? Promise.reject(new RetryableError('503', { code: 'HTTP_503' })) : undefined),
+    });
+    const first = await flaky.executor.handle(inbound(a()), true);
+    t.match(first, { type: 'nak', hold: true }, 'held for a retry');
+    t.match(flaky.records.m.get(a().id)?.value, { status: 'retry', attempt: 1 });
+    fail = false;
+    t.same(await flaky.executor.handle(inbound(a(), 2)), { type: 'ack' });
+    t.match(flaky.records.m.get(a().id)?.value, { status: 'sent', attempt: 2 }, 'second attempt counted');
+
+    // Channels that cannot dedupe (uncertain: dead-letter) always claim first.
+    const email = setup('none');
+    let emailWrites = 0;
+    const emailSave = email.records.save.bind(email.records);
+    email.records.save = async (key, value, revision) => {
+      emailWrites++;
+      return emailSave(key, value, revision);
+    };
+    await email.executor.handle(inbound(a()), true);
+    t.equal(emailWrites, 2, 'claim, then mark sent');
   },
 );

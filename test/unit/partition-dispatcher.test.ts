@@ -6,7 +6,7 @@
 import t from 'tap';
 import type { Disposition } from '../../src/connectors/action-executor.js';
 import { createConnectorMetrics } from '../../src/connectors/connector-metrics.js';
-import { PartitionDispatcher } from '../../src/connectors/partition-dispatcher.js';
+import { firstSight, PartitionDispatcher } from '../../src/connectors/partition-dispatcher.js';
 import { createLogger } from '../../src/obs/logger.js';
 import { createRegistry } from '../../src/obs/metrics.js';
 import { InFlightGate } from '../../src/runtime/in-flight.js';
@@ -169,5 +169,30 @@ t.test(
       [/deliveries 3-4 went to another subscriber/],
       'the partition was failed, naming the gap',
     );
+  },
+);
+
+t.test(
+  'dispatcher - first sight: only a first, unrecovered, un-redone, untried, non-redriven delivery',
+  async (t) => {
+    const msg = (o: { deliveryCount?: number; recovered?: boolean; headers?: Record<string, string> }) =>
+      ({
+        seq: 1,
+        subject: 'act.0.webhook.acme.c1',
+        data: new Uint8Array(),
+        timestampMs: 0,
+        deliveryCount: o.deliveryCount ?? 1,
+        recovered: o.recovered ?? false,
+        header: (n: string) => o.headers?.[n],
+        ack() {},
+        nak() {},
+        working() {},
+      }) as InboundMessage;
+    t.ok(firstSight(msg({}), 0), 'a fresh first delivery');
+    t.notOk(firstSight(msg({}), 1), 'tried here before');
+    t.notOk(firstSight(msg({ deliveryCount: 2 }), 0), 'redelivered');
+    t.notOk(firstSight(msg({ recovered: true }), 0), 'in the recovery prefix of the consumer');
+    t.notOk(firstSight(msg({ headers: { 'Parley-Recheck': '1' } }), 0), 'decided by a redo');
+    t.notOk(firstSight(msg({ headers: { 'Parley-Redrive': '7' } }), 0), 'a redrive');
   },
 );
