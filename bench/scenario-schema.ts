@@ -61,25 +61,14 @@ export const RateSchema = z
     z.literal('max'),
     z.number().positive(),
     z.object({ from: z.number().positive(), to: z.number().positive() }).strict(),
+    z
+      .object({ ofHeadline: z.number().positive().max(1) })
+      .strict()
+      .describe("A share of the headline phase's measured rate (in a phase after the headline)"),
   ])
   .describe(
-    '"max" (closed loop: as fast as the in-flight and backlog bounds allow), events/s, or {from, to}',
+    '"max" (closed loop: as fast as the in-flight and backlog bounds allow), events/s, {from, to} (a linear ramp) or {ofHeadline}',
   );
-
-export const PhaseSchema = z
-  .object({
-    name: z
-      .string()
-      .regex(/^[a-z0-9-]+$/, 'lower-case letters, digits and -')
-      .describe('Shown in reports'),
-    seconds: z.number().positive().max(3600).describe('How long the phase offers load'),
-    rate: RateSchema,
-    headline: z
-      .boolean()
-      .default(false)
-      .describe('The phase whose figures are the headline (default: the last phase)'),
-  })
-  .strict();
 
 export const IngestSchema = z
   .object({
@@ -94,6 +83,22 @@ export const IngestSchema = z
   })
   .strict()
   .describe('How the producer submits events (the same for Parley and every peer)');
+
+export const PhaseSchema = z
+  .object({
+    name: z
+      .string()
+      .regex(/^[a-z0-9-]+$/, 'lower-case letters, digits and -')
+      .describe('Shown in reports'),
+    seconds: z.number().positive().max(3600).describe('How long the phase offers load'),
+    rate: RateSchema,
+    headline: z
+      .boolean()
+      .default(false)
+      .describe('The phase whose figures are the headline (default: the last phase)'),
+    ingest: IngestSchema.partial().optional().describe("This phase's own batch, inFlight or maxBacklog"),
+  })
+  .strict();
 
 export const PlatformSchema = z
   .object({
@@ -198,6 +203,15 @@ export function parseScenario(file: string, text: string): Scenario {
   if (shares > 1)
     throw new ConfigError(`invalid scenario ${file}`, [
       { path: `${file} mix`, message: `optOut + risky + buyers + quiet is ${shares}, more than 1` },
+    ]);
+  const h = s.phases.findIndex((p) => p.headline);
+  const head = h >= 0 ? h : s.phases.length - 1;
+  const early = s.phases.findIndex(
+    (p, k) => typeof p.rate === 'object' && 'ofHeadline' in p.rate && k <= head,
+  );
+  if (early >= 0)
+    throw new ConfigError(`invalid scenario ${file}`, [
+      { path: `${file} phases.${early}.rate`, message: 'ofHeadline needs the headline phase before it' },
     ]);
   if (s.phases.filter((p) => p.headline).length > 1)
     throw new ConfigError(`invalid scenario ${file}`, [

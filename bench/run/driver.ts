@@ -29,12 +29,16 @@ export interface PhaseRun {
   /** The schedule fell behind (the in-flight bound held it back) by this much at most, ms. */
   maxLagMs: number;
   supplyExhausted: boolean;
+  /** The rate offered (a share of the headline's resolved to events/s). */
+  rate: ResolvedRate;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Seconds after the phase start at which event number k (0-based) is due; Infinity for "max". */
-export function dueSeconds(rate: Phase['rate'], seconds: number, k: number): number {
+export type ResolvedRate = 'max' | number | { from: number; to: number };
+
+/** Seconds after the phase start at which event number k (0-based) is due; 0 for "max". */
+export function dueSeconds(rate: ResolvedRate, seconds: number, k: number): number {
   if (rate === 'max') return 0;
   if (typeof rate === 'number') return k / rate;
   const a = (rate.to - rate.from) / (2 * seconds);
@@ -67,8 +71,18 @@ export class Driver {
     return { events, indexes };
   }
 
-  async runPhase(index: number, phase: Phase, current: { phase: string }): Promise<PhaseRun> {
-    const { batch, inFlight, maxBacklog } = this.s.ingest;
+  /** `headlineRate`: the headline phase's measured events/s, for a rate given as a share of it. */
+  async runPhase(
+    index: number,
+    phase: Phase,
+    current: { phase: string },
+    headlineRate = 0,
+  ): Promise<PhaseRun> {
+    const { batch, inFlight, maxBacklog } = { ...this.s.ingest, ...phase.ingest };
+    const rate: ResolvedRate =
+      typeof phase.rate === 'object' && 'ofHeadline' in phase.rate
+        ? Math.max(1, Math.round((phase.rate as { ofHeadline: number }).ofHeadline * headlineRate))
+        : phase.rate;
     current.phase = phase.name;
     const run: PhaseRun = {
       name: phase.name,
@@ -79,6 +93,7 @@ export class Driver {
       maxBacklog: 0,
       maxLagMs: 0,
       supplyExhausted: false,
+      rate,
     };
     const t0 = performance.now();
     const endAt = t0 + phase.seconds * 1000;
@@ -88,7 +103,7 @@ export class Driver {
       for (;;) {
         const k = claimed;
         claimed += batch;
-        const due = t0 + dueSeconds(phase.rate, phase.seconds, k) * 1000;
+        const due = t0 + dueSeconds(rate, phase.seconds, k) * 1000;
         if (due >= endAt) return;
         const wait = due - performance.now();
         if (wait > 0) await sleep(wait);

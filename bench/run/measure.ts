@@ -137,13 +137,15 @@ export async function measure(
         benchBefore = benchCpu();
         window.startedAt = Date.now();
       }
-      runs.push(await driver.runPhase(k, s.phases[k]!, current));
+      const headlineRate = k > headline ? eventsPerSecond(runs[headline]!, window) : 0;
+      runs.push(await driver.runPhase(k, s.phases[k]!, current, headlineRate));
       const last = k === s.phases.length - 1;
-      if (last) {
-        current.phase = 'drain';
-        const d = await drain(s, tracker, sys);
-        drained = d.drained;
-        drainSeconds = d.seconds;
+      if (last || k === headline) {
+        // The headline's own sends are waited for before the next phase, so its CPU and rate include them.
+        current.phase = last ? 'drain' : `${s.phases[k]!.name} drain`;
+        const d = await drain(s, tracker, sys, last ? undefined : k);
+        drained &&= d.drained;
+        drainSeconds += d.seconds;
       }
       if (k === headline) {
         tracker.poll(sys.sim.sends());
@@ -187,7 +189,7 @@ export async function measure(
           ? null
           : round2(Math.max(0, busyAfter - busyBefore - ours) / wallMs),
       headlineEvents: runs[headline]!.acked,
-      eventsPerSecond: Math.round((runs[headline]!.acked / wallMs) * 1000),
+      eventsPerSecond: eventsPerSecond(runs[headline]!, window),
     };
   } finally {
     clearInterval(timer);
@@ -195,8 +197,11 @@ export async function measure(
   }
 }
 
-/** Waits until every acknowledged event that expects a send has it, capped, or stalled. */
-async function drain(s: Scenario, tracker: Tracker, sys: MeasuredSystem) {
+const eventsPerSecond = (run: PhaseRun, window: { startedAt: number; endedAt: number }) =>
+  Math.round((run.acked / Math.max(1, window.endedAt - window.startedAt)) * 1000);
+
+/** Waits until every acknowledged event (of `phase`, or all) that expects a send has it; capped, or stalled. */
+async function drain(s: Scenario, tracker: Tracker, sys: MeasuredSystem, phase?: number) {
   const started = Date.now();
   let last = tracker.delivered;
   let lastChange = started;
@@ -204,6 +209,7 @@ async function drain(s: Scenario, tracker: Tracker, sys: MeasuredSystem) {
     tracker.poll(sys.sim.sends());
     let waiting = 0;
     for (let k = 0; k < s.phases.length; k++) {
+      if (phase !== undefined && k !== phase) continue;
       const e = tracker.expected(k);
       waiting += e.expected - e.delivered;
     }

@@ -3,6 +3,7 @@
  * (BenchRunReport, what --json writes), and the short text summary printed at the end. Field names are a
  * contract for whoever reads the JSON (test/unit/bench-report.test.ts checks the shape).
  */
+import { cpus, loadavg, totalmem } from 'node:os';
 import type { SimPlatform } from '../../src/sim/sim-platform.js';
 import { round2 } from '../e2e/workload.js';
 import type { Scenario } from '../scenario-schema.js';
@@ -51,6 +52,7 @@ export interface SystemReport {
     name: string;
     seconds: number;
     rate: unknown;
+    offered: unknown;
     events: number;
     ackedPerSecond: number;
     latency: Percentiles;
@@ -119,7 +121,8 @@ export function systemReport(
     phases: m.phases.map((r, k) => ({
       name: r.name,
       seconds: round2((r.endedAt - r.startedAt) / 1000),
-      rate: s.phases[k]!.rate,
+      rate: r.rate,
+      offered: s.phases[k]!.rate,
       events: r.acked,
       ackedPerSecond: Math.round((r.acked / Math.max(1, r.endedAt - r.startedAt)) * 1000),
       latency: tracker.phaseLatency(k),
@@ -207,4 +210,98 @@ export function summaryText(r: BenchRunReport): string {
     );
   }
   return `${lines.join('\n')}\n`;
+}
+
+/** What the Parley run contributes beyond its SystemReport. */
+export interface ParleyRun {
+  report: SystemReport;
+  natsVersion: string;
+  ceiling: BenchRunReport['ceiling'];
+  writes: BenchRunReport['writes'];
+  parleyRssMb: number;
+  parleyPeakRssMb: number;
+  natsPeakRssMb: number | null;
+  exits: string[];
+  warnings: string[];
+  escalations: number | null;
+  deadLetters: number | null;
+}
+
+/** The run's report from Parley's and the peers' figures, with Parley's ratios to each peer. */
+export function buildRunReport(a: {
+  s: Scenario;
+  file: string;
+  startedAt: string;
+  t0: number;
+  loadStart: number[];
+  parley: ParleyRun;
+  peers: SystemReport[];
+}): BenchRunReport {
+  const { s, parley, peers, startedAt, t0, loadStart } = a;
+  const o = { file: a.file };
+  const p = parley.report;
+  const ratio = (a: number | null, b: number | null) =>
+    a === null || b === null || !Number.isFinite(a) || !Number.isFinite(b) || b === 0 ? null : round2(a / b);
+  const sumCpu = (r: SystemReport) => r.cpu.totalMsPerEvent;
+  const engine = p.cpu.processes.filter((x) => x.kind === 'engine');
+  const store = p.cpu.processes.filter((x) => x.kind === 'store');
+  const sum = (xs: typeof engine) => round2(xs.reduce((a, x) => a + (x.msPerEvent ?? 0), 0));
+  return {
+    scenario: s.name,
+    description: s.description,
+    file: o.file,
+    startedAt,
+    finishedAt: new Date().toISOString(),
+    durationSeconds: Math.round((Date.now() - t0) / 1000),
+    machine: {
+      cores: cpus().length,
+      cpuModel: cpus()[0]?.model ?? 'unknown',
+      memoryGb: round2(totalmem() / 1024 ** 3),
+      node: process.version,
+      natsServer: parley.natsVersion,
+      loadAverageAtStart: loadStart,
+      loadAverageAtEnd: loadavg().map(round2),
+    },
+    settings: s,
+    throughput: p.throughput,
+    latency: p.latency,
+    ceiling: parley.ceiling,
+    writesPerEvent: parley.writes?.perEvent ?? null,
+    writes: parley.writes,
+    zodPassesPerEvent: null,
+    zodPassesNote: 'not countable from outside the Parley process (no metric counts schema passes yet)',
+    cpu: {
+      parleyMsPerEvent: sum(engine),
+      natsMsPerEvent: sum(store),
+      benchMsPerEvent: p.cpu.benchMsPerEvent,
+      totalMsPerEvent: p.cpu.totalMsPerEvent,
+      processes: p.cpu.processes,
+      otherProcessesCores: p.cpu.otherProcessesCores,
+    },
+    correctness: p.correctness,
+    memory: {
+      parleyRssMb: parley.parleyPeakRssMb,
+      parleyRssAtEndMb: parley.parleyRssMb,
+      natsPeakRssMb: parley.natsPeakRssMb,
+    },
+    sends: p.sends,
+    platform: p.platform,
+    phases: p.phases,
+    timeline: p.timeline,
+    parleyProcess: {
+      exits: parley.exits,
+      escalations: parley.escalations,
+      deadLetters: parley.deadLetters,
+      warnings: parley.warnings,
+    },
+    peers: peers.map((r) => ({
+      ...r,
+      ratios: {
+        throughput: ratio(p.throughput.eventsPerSecond, r.throughput.eventsPerSecond),
+        p99: ratio(p.latency.e2e.p99Ms, r.latency.e2e.p99Ms),
+        cpuPerEvent: ratio(sumCpu(p), sumCpu(r)),
+      },
+    })),
+    pass: Object.values(p.correctness.counters).every((n) => n === 0),
+  };
 }

@@ -6,7 +6,7 @@
  * histograms, and the raw JetStream ceiling for those writes (Parley stopped, same server).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
-import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SimPlatform } from '../../src/sim/sim-platform.js';
 import { rawCeiling, type StreamCounts, streamCounts, writesBetween } from '../e2e/ceiling.js';
@@ -19,7 +19,7 @@ import { type Measurement, measure } from './measure.js';
 import { startParleySystem } from './parley-system.js';
 import { plan } from './plan.js';
 import type { Progress } from './progress.js';
-import { type BenchRunReport, type SystemReport, systemReport } from './report.js';
+import { type BenchRunReport, buildRunReport, type SystemReport, systemReport } from './report.js';
 import { type Scrape, scrape, stageLatency } from './stage-metrics.js';
 import { Tracker } from './tracker.js';
 
@@ -214,69 +214,5 @@ export async function runScenario(s: Scenario, o: RunOptions): Promise<BenchRunR
   const parley = await runParley(s, o, root, later(0));
   const peers: SystemReport[] = [];
   for (let k = 0; k < o.peers.length; k++) peers.push(await runPeer(s, o.peers[k]!, o, root, later(k + 1)));
-  const p = parley.report;
-  const ratio = (a: number | null, b: number | null) =>
-    a === null || b === null || !Number.isFinite(a) || !Number.isFinite(b) || b === 0 ? null : round2(a / b);
-  const sumCpu = (r: SystemReport) => r.cpu.totalMsPerEvent;
-  const engine = p.cpu.processes.filter((x) => x.kind === 'engine');
-  const store = p.cpu.processes.filter((x) => x.kind === 'store');
-  const sum = (xs: typeof engine) => round2(xs.reduce((a, x) => a + (x.msPerEvent ?? 0), 0));
-  return {
-    scenario: s.name,
-    description: s.description,
-    file: o.file,
-    startedAt,
-    finishedAt: new Date().toISOString(),
-    durationSeconds: Math.round((Date.now() - t0) / 1000),
-    machine: {
-      cores: cpus().length,
-      cpuModel: cpus()[0]?.model ?? 'unknown',
-      memoryGb: round2(totalmem() / 1024 ** 3),
-      node: process.version,
-      natsServer: parley.natsVersion,
-      loadAverageAtStart: loadStart,
-      loadAverageAtEnd: loadavg().map(round2),
-    },
-    settings: s,
-    throughput: p.throughput,
-    latency: p.latency,
-    ceiling: parley.ceiling,
-    writesPerEvent: parley.writes?.perEvent ?? null,
-    writes: parley.writes,
-    zodPassesPerEvent: null,
-    zodPassesNote: 'not countable from outside the Parley process (no metric counts schema passes yet)',
-    cpu: {
-      parleyMsPerEvent: sum(engine),
-      natsMsPerEvent: sum(store),
-      benchMsPerEvent: p.cpu.benchMsPerEvent,
-      totalMsPerEvent: p.cpu.totalMsPerEvent,
-      processes: p.cpu.processes,
-      otherProcessesCores: p.cpu.otherProcessesCores,
-    },
-    correctness: p.correctness,
-    memory: {
-      parleyRssMb: parley.parleyPeakRssMb,
-      parleyRssAtEndMb: parley.parleyRssMb,
-      natsPeakRssMb: parley.natsPeakRssMb,
-    },
-    sends: p.sends,
-    platform: p.platform,
-    phases: p.phases,
-    timeline: p.timeline,
-    parleyProcess: {
-      exits: parley.exits,
-      escalations: parley.escalations,
-      deadLetters: parley.deadLetters,
-      warnings: parley.warnings,
-    },
-    peers: peers.map((r) => ({
-      ...r,
-      ratios: {
-        throughput: ratio(p.throughput.eventsPerSecond, r.throughput.eventsPerSecond),
-        p99: ratio(p.latency.e2e.p99Ms, r.latency.e2e.p99Ms),
-        cpuPerEvent: ratio(sumCpu(p), sumCpu(r)),
-      },
-    })),
-    pass: Object.values(p.correctness.counters).every((n) => n === 0),
-  };
+  return buildRunReport({ s, file: o.file, startedAt, t0, loadStart, parley, peers });
 }
