@@ -47,9 +47,13 @@ export async function storedMessages(
   return out;
 }
 
-/** The events of `tenant` on EVENTS, in stream order. */
-export async function storedEvents(h: NatsHandles, tenant: string): Promise<StoredOutboxEvent[]> {
-  return (await storedMessages(h, 'EVENTS', `evt.*.${tenant}.>`)).map((m) => ({
+/** The events of `tenant` on EVENTS (optionally of one type), in stream order. */
+export async function storedEvents(
+  h: NatsHandles,
+  tenant: string,
+  type?: string,
+): Promise<StoredOutboxEvent[]> {
+  return (await storedMessages(h, 'EVENTS', `evt.*.${tenant}.*.${type ?? '>'}`)).map((m) => ({
     seq: m.seq,
     subject: m.subject,
     id: m.body.id as string,
@@ -66,13 +70,19 @@ export async function waitForEvents(
   tenant: string,
   ids: readonly string[],
   timeoutMs = 60_000,
+  type?: string,
 ): Promise<StoredOutboxEvent[]> {
   let last: StoredOutboxEvent[] = [];
+  const filter = `evt.*.${tenant}.*.${type ?? '>'}`;
   try {
     return await waitFor(
       `${ids.length} outbox events on EVENTS`,
       async () => {
-        last = await storedEvents(h, tenant);
+        // Count first (one request); read every message only once there can be enough.
+        const info = await h.jsm.streams.info('EVENTS', { subjects_filter: filter });
+        const count = Object.values(info.state.subjects ?? {}).reduce((a, b) => a + b, 0);
+        if (count < ids.length) return undefined;
+        last = await storedEvents(h, tenant, type);
         const have = new Set(last.map((e) => e.id));
         return ids.every((id) => have.has(id)) ? last : undefined;
       },
