@@ -3,7 +3,8 @@
  * no side effects. The conversation's stored state (profile, journeys in flight, timers) is the starting
  * point; the event is applied in the simulator (nothing published, nothing stored); the answer lists the
  * decisions with their path (rule, or journey and step, variant, rule set version), the detector signals
- * and journey steps it would set off, and whether the safety gate let anything through (`allowed`).
+ * and journey steps it would set off, whether the safety gate let anything through (`allowed`), and what it
+ * stopped (`blocked`: each action with the guard that blocked or held it).
  */
 import { z } from 'zod';
 import type { SafetyGate } from '../../actors/conversation/gate.js';
@@ -37,11 +38,25 @@ const DecisionSchema = z.object({
   eventType: z.string(),
 });
 
+const BlockedSchema = z.object({
+  rule: z.string(),
+  channel: z.string(),
+  template: z.string(),
+  decision: z.enum(['blocked', 'held']).describe('blocked: dropped for good; held: waits for a human'),
+  reason: z
+    .string()
+    .describe('The deciding guard: dnd, quiet-hours, escalated, frequency-cap, killed:<key>, …'),
+  guards: z.array(z.unknown()).describe("Every guard's verdict as the gate recorded it"),
+});
+
 export const EvaluateResponseSchema = z.object({
   conversation: z.string(),
   rulesVersion: z.string(),
   allowed: z.boolean().describe('At least one action would be sent'),
-  decisions: z.array(DecisionSchema),
+  decisions: z.array(DecisionSchema).describe('Actions the gate would let through'),
+  blocked: z
+    .array(BlockedSchema)
+    .describe('Actions the rules decided but the safety gate would stop, with the guard that did'),
   signals: z.array(z.object({ type: z.string(), attributes: z.record(z.string(), z.unknown()) })),
   journeys: z.array(z.object({ journey: z.string(), path: z.array(z.string()), outcome: z.string() })),
 });
@@ -92,6 +107,14 @@ export async function evaluateRequest(
       variables: d.variables,
       rulesVersion: d.rulesVersion,
       eventType: d.eventType,
+    })),
+    blocked: sim.blocked.map((b) => ({
+      rule: b.rule,
+      channel: b.channel,
+      template: b.template,
+      decision: b.decision,
+      reason: b.reason,
+      guards: b.guards,
     })),
     signals: sim.signals.map((s) => ({ type: s.type, attributes: s.attributes })),
     journeys: sim.journeySteps.map((j) => ({ journey: j.journey, path: j.path, outcome: j.outcome })),

@@ -13,6 +13,7 @@ import { passThroughGate, type SafetyGate } from '../../actors/conversation/gate
 import type { ConversationState } from '../../actors/conversation/state.js';
 import type { ActionEffect, AuditEffect, EmitEffect } from '../../actors/effects.js';
 import { type EventEnvelope, SCHEMA_VERSION } from '../envelope/envelope.js';
+import { type ActionRecord, AUDIT_KIND } from '../safety/gate-review.js';
 import { WAKE_TYPE } from './engine.js';
 import type { RuleSet } from './rule-set.js';
 
@@ -59,6 +60,21 @@ interface Conversation {
   lastSeq?: number;
 }
 
+/** An action the safety gate stopped (blocked for good, or held for a human), with the guard that did it. */
+export interface SimBlocked {
+  conversation: string;
+  eventId: string;
+  at: string;
+  rule: string;
+  channel: string;
+  template: string;
+  decision: 'blocked' | 'held';
+  /** The deciding guard's reason (e.g. `dnd`, `quiet-hours`, `escalated`, `killed:<key>`). */
+  reason: string;
+  /** Every guard's verdict as the gate recorded it. */
+  guards: unknown[];
+}
+
 export interface SimulatorOptions {
   gate?: SafetyGate;
   /** Cap on emitted events chained from one event (a guard against rule loops); default 100. */
@@ -69,6 +85,8 @@ export class Simulator {
   readonly decisions: SimDecision[] = [];
   readonly signals: SimSignal[] = [];
   readonly journeySteps: SimJourneyStep[] = [];
+  /** Actions the gate blocked or held, in order (they are not in `decisions`). */
+  readonly blocked: SimBlocked[] = [];
   readonly #rules: RuleSet;
   readonly #gate: SafetyGate;
   readonly #maxChain: number;
@@ -179,6 +197,8 @@ export class Simulator {
           });
           queue.push(emitted);
         } else if (e.type === 'audit' && e.kind === 'journey') this.#journeyStep(c, e, at);
+        else if (e.type === 'audit' && (e.kind === AUDIT_KIND.blocked || e.kind === AUDIT_KIND.held))
+          this.#blocked(c, event, e, at);
       }
     }
   }
@@ -225,6 +245,24 @@ export class Simulator {
       attributes: e.attributes,
       ...(source.traceId ? { traceId: source.traceId } : {}),
     };
+  }
+
+  #blocked(c: Conversation, event: EventEnvelope, e: AuditEffect, at: string): void {
+    const actions = (e.record.actions ?? []) as ActionRecord[];
+    for (const a of actions) {
+      if (a.decision !== 'blocked' && a.decision !== 'held') continue;
+      this.blocked.push({
+        conversation: c.conversation,
+        eventId: event.id,
+        at,
+        rule: a.rule,
+        channel: a.channel,
+        template: a.template,
+        decision: a.decision,
+        reason: a.reason ?? a.decision,
+        guards: a.guards,
+      });
+    }
   }
 
   #journeyStep(c: Conversation, e: AuditEffect, at: string): void {

@@ -82,3 +82,31 @@ t.test('trigger - publishes an admin.trigger event and audits it; unknown names 
   await t.rejects(triggerRequest(deps, 'acme', 'ops', { conversation: 'c9', rule: 'nope' }), /unknown rule/);
   await t.rejects(triggerRequest(deps, 'acme', 'ops', { conversation: 'c9' }));
 });
+
+t.test('evaluate - a blocked action is reported with the guard that blocked it', async (t) => {
+  const { SafetySchema } = await import('../../src/config/safety-schema.js');
+  const { SafetyPolicy } = await import('../../src/safety/policy.js');
+  const { createSafetyGate } = await import('../../src/safety/safety-gate.js');
+  const gate = createSafetyGate(new SafetyPolicy(SafetySchema.parse({}), {} as never));
+  // The fan opted out: its own state now says do-not-disturb.
+  const sim = new Simulator(rules, { gate });
+  sim.apply({
+    schema: 1,
+    id: 'stop',
+    type: 'message.received',
+    tenant: 'acme',
+    conversation: 'c9',
+    occurredAt: new Date(NOW - 60_000).toISOString(),
+    attributes: { text: 'STOP' },
+  });
+  const stored = sim.state('acme', 'c9')!;
+  const res = await evaluateRequest({ rules, gate, loadState: async () => stored, now: () => NOW }, 'acme', {
+    conversation: 'c9',
+    event: { type: 'message.received', attributes: { text: 'hello again' } },
+  });
+  t.equal(res.allowed, false);
+  t.same(res.decisions, []);
+  t.ok(res.blocked.length > 0, 'the stopped actions are listed');
+  t.match(res.blocked[0], { rule: 'echo', channel: 'webhook', decision: 'blocked', reason: /dnd|opt/ });
+  t.ok(res.blocked[0]!.guards.length > 0, 'with every guard verdict');
+});
