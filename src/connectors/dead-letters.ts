@@ -8,13 +8,15 @@
  * `Parley-Redrive` header lets the connector re-open a dead execution record exactly once. An action whose
  * record says "sent" is never sent again, redrive or not.
  */
-import { decodeMsgpack } from '../envelope/codec.js';
+import { decodeBody, decodeMsgpack } from '../envelope/codec.js';
 import {
+  CONTENT_TYPE_JSON,
   CONTENT_TYPE_MSGPACK,
   HDR_CONTENT_TYPE,
   HDR_CONVERSATION,
   HDR_MSG_ID,
   HDR_TENANT,
+  HDR_TRACE_ID,
   HDR_TYPE,
 } from '../envelope/headers.js';
 import { ValidationError } from '../errors/app-error.js';
@@ -65,6 +67,8 @@ interface DeadLetterBody {
   source?: { stream: string; seq: number; subject: string };
   redrive?: number;
   data?: Uint8Array;
+  /** The original message's readable headers (Content-Type, type, trace id), as the actors recorded them. */
+  headers?: Record<string, string>;
 }
 
 function body(stored: StoredDeadLetter): DeadLetterBody {
@@ -78,7 +82,8 @@ function body(stored: StoredDeadLetter): DeadLetterBody {
 function payloadOf(b: DeadLetterBody): unknown {
   if (!b.data) return undefined;
   try {
-    return decodeMsgpack(b.data);
+    // An event may have been JSON (HTTP ingest stores msgpack; NATS producers may publish JSON).
+    return b.kind === 'action' ? decodeMsgpack(b.data) : decodeBody(b.data, b.headers?.[HDR_CONTENT_TYPE]);
   } catch {
     return Buffer.from(b.data).toString('base64');
   }
@@ -157,8 +162,20 @@ export function redriveMessage(stored: StoredDeadLetter): {
       },
     };
   }
-  // An event dead letter: back onto its partition subject; the actor treats it as a new delivery.
+  // An event dead letter: back onto its partition subject; the actor treats it as a new delivery. Its
+  // readable headers are the original message's (a JSON event stays JSON: the DLQ record's own Content-Type
+  // describes the record, not the event); without recorded headers the body is sniffed, as ingest does.
   const msgId = `dlq.events.${b.source.seq}.redrive.${stored.seq}`;
+  const original = b.headers
+    ? Object.fromEntries(
+        [HDR_CONTENT_TYPE, HDR_TYPE, HDR_TRACE_ID].flatMap((h) =>
+          typeof b.headers![h] === 'string' ? [[h, b.headers![h]!]] : [],
+        ),
+      )
+    : {
+        [HDR_CONTENT_TYPE]:
+          b.data[0] === 0x7b || b.data[0] === 0x5b ? CONTENT_TYPE_JSON : CONTENT_TYPE_MSGPACK,
+      };
   return {
     kind: b.kind ?? 'event',
     id: msgId,
@@ -166,10 +183,7 @@ export function redriveMessage(stored: StoredDeadLetter): {
       subject: b.source.subject,
       data: b.data,
       msgId,
-      headers: {
-        [HDR_MSG_ID]: msgId,
-        [HDR_CONTENT_TYPE]: stored.headers[HDR_CONTENT_TYPE] ?? CONTENT_TYPE_MSGPACK,
-      },
+      headers: { ...original, [HDR_MSG_ID]: msgId },
     },
   };
 }
