@@ -92,6 +92,8 @@ export class NatsConversationReader implements ConversationReader {
       } finally {
         clearTimeout(timer);
         await messages.close().catch(() => {});
+        // An ordered consumer is ephemeral but lingers for its inactive threshold (5 min): remove it now.
+        await consumer.delete().catch(() => {});
       }
       return out;
     } catch (err) {

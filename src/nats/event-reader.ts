@@ -41,7 +41,11 @@ export async function* readEvents(h: NatsHandles, range: EventRange): AsyncGener
         : { deliver_policy: DeliverPolicy.All }),
   });
   const pending = (await consumer.info(true)).num_pending;
-  if (pending === 0) return;
+  // An ordered consumer is ephemeral but lingers for its inactive threshold (5 min): removed when done.
+  if (pending === 0) {
+    await consumer.delete().catch(() => undefined);
+    return;
+  }
   const messages = await consumer.consume({ max_messages: 1000 });
   try {
     for await (const m of messages) {
@@ -68,5 +72,6 @@ export async function* readEvents(h: NatsHandles, range: EventRange): AsyncGener
     }
   } finally {
     await messages.close().catch(() => undefined);
+    await consumer.delete().catch(() => undefined);
   }
 }

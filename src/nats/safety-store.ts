@@ -100,6 +100,8 @@ export class NatsSafetyStore implements SafetyStore {
     } finally {
       clearTimeout(timer);
       await messages.close().catch(() => {});
+      // An ordered consumer is ephemeral but lingers for its inactive threshold (5 min): remove it now.
+      await consumer.delete().catch(() => {});
     }
     return out;
   }
