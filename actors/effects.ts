@@ -17,6 +17,8 @@ export interface ActionEffect {
   decision?: DecisionMeta;
   /** Publish the `action.sent` outcome into EVENTS once delivered (something in the rule set consumes it). */
   reportSent?: boolean;
+  /** The safety gate's approval record (stage, classifiers, guards): the action is its own audit record. */
+  approval?: Record<string, unknown>;
 }
 
 /** Where a decision came from. Every action the rules engine proposes carries one. */

@@ -48,6 +48,28 @@ export interface ConversationContext extends TransitionContext {
   switches?: SafetySwitches;
 }
 
+/** The audit kind of the gate's record of approved actions (src/safety/gate-review.ts, AUDIT_KIND.sent). */
+export const APPROVED_AUDIT_KIND = 'sent';
+
+/**
+ * The gate's record of this event's approved actions, to travel on the actions themselves: an approved
+ * action on ACTIONS is its own audit record (kept as long as AUDIT), so the separate AUDIT publish is saved.
+ */
+function approvalRecord(
+  effects: readonly Effect[],
+): { effect: Effect; common: Record<string, unknown>; actions: unknown[] } | undefined {
+  let found: Extract<Effect, { type: 'audit' }> | undefined;
+  let actions = 0;
+  for (const e of effects) {
+    if (e.type === 'audit' && e.kind === APPROVED_AUDIT_KIND) found = e;
+    else if (e.type === 'action') actions++;
+  }
+  if (!found || actions === 0) return undefined;
+  const { actions: listed, ...common } = found.record as { actions?: unknown[] };
+  const list = Array.isArray(listed) && listed.length === actions ? listed : [];
+  return { effect: found, common, actions: list };
+}
+
 export const conversationActor: ActorKind<ConversationState, ConversationContext> = {
   name: 'conversation',
   initial: initialConversationState,
@@ -75,13 +97,19 @@ export const conversationActor: ActorKind<ConversationState, ConversationContext
     let approved = 0;
     let lastDue = 0;
     const report = ctx.rules.consumes ? ctx.rules.consumes(ACTION_SENT) : true;
+    const approval = approvalRecord(reviewed.effects);
     const effects: Effect[] = [];
     for (const e of reviewed.effects) {
       if (e.type === 'action') {
+        const own = approval?.actions[approved];
         approved++;
         lastDue = Math.max(lastDue, ctx.now + (e.delayMs ?? 0));
-        effects.push(report ? { ...e, reportSent: true } : e);
-      } else effects.push(e);
+        effects.push({
+          ...e,
+          ...(report ? { reportSent: true } : {}),
+          ...(approval ? { approval: own ? { ...approval.common, action: own } : approval.common } : {}),
+        });
+      } else if (e !== approval?.effect) effects.push(e);
     }
     for (const e of evaluation.effects) effects.push(e);
     const decided: ConversationState = { ...reviewed.state, actions: state.actions + approved };

@@ -71,6 +71,8 @@ export interface ActionMessage {
   decision?: DecisionMeta;
   /** Publish the `action.sent` outcome into EVENTS (something in the rule set consumes it). */
   reportSent?: boolean;
+  /** The safety gate's approval (stage, classifiers, guards, rules version): ACTIONS is the approvals' audit. */
+  approval?: Record<string, unknown>;
   event: { id: string; type: string; attributes: Record<string, unknown>; seq: number };
   decidedAt: string;
   traceId?: string;
@@ -101,6 +103,7 @@ export function effectToMessage(
         ...(effect.delayMs ? { delayMs: effect.delayMs } : {}),
         ...(effect.decision ? { decision: effect.decision } : {}),
         ...(effect.reportSent ? { reportSent: true } : {}),
+        ...(effect.approval ? { approval: effect.approval } : {}),
         event: { id: event.id, type: event.type, attributes: event.attributes, seq },
         decidedAt: new Date(now).toISOString(),
         ...(event.traceId ? { traceId: event.traceId } : {}),

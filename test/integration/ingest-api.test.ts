@@ -302,6 +302,9 @@ t.test(
       [{ rule: 'echo', outcome: 'sent' }],
       'AUDIT record in the trail',
     );
+    const approvals = view.body.trail.filter((e: { kind: string }) => e.kind === 'sent');
+    t.ok(approvals.length >= 1, 'approved actions are in the trail, read from ACTIONS');
+    t.match(approvals[0].record, { decision: 'sent', action: { rule: 'echo', channel: 'webhook' } });
     t.equal(
       (await get('/v1/conversations/c-view', GLOBEX_TOKEN)).status,
       404,

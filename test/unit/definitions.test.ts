@@ -52,8 +52,9 @@ t.test('definitions - the shipped streams/ directory loads with the agreed setti
   t.same(byName.get('AUDIT')?.subjects, ['audit.>']);
   t.same(byName.get('DLQ')?.subjects, ['dlq.>']);
   t.equal(byName.get('EVENTS')?.max_age, 7 * DAY);
-  t.equal(byName.get('ACTIONS')?.max_age, 7 * DAY);
-  for (const name of ['AUDIT', 'ESCALATIONS', 'DLQ']) t.equal(byName.get(name)?.max_age, 30 * DAY, name);
+  // Approved actions carry their approval record: ACTIONS is the approvals' audit, kept as long as AUDIT.
+  for (const name of ['ACTIONS', 'AUDIT', 'ESCALATIONS', 'DLQ'])
+    t.equal(byName.get(name)?.max_age, 30 * DAY, name);
   for (const s of byName.values()) {
     t.equal(s.storage, 'file', `${s.name} storage`);
     t.equal(s.retention, 'limits', `${s.name} retention`);

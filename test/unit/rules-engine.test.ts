@@ -278,3 +278,85 @@ t.test('engine - same events and rules give the same states and effects', async 
   };
   t.equal(run(), run());
 });
+
+t.test(
+  'conversation actor - approvals travel on the actions; action.sent is asked for only when consumed',
+  async (t) => {
+    const echo = rules({
+      'echo.yaml': `id: echo
+on: message.received
+do: [{ channel: webhook, template: ack }]
+`,
+    });
+    t.notOk(echo.consumes('action.sent'), 'the echo rule set does not consume action.sent');
+    const approvingGate = {
+      review: ({ state, proposals }: { state: ConversationState; proposals: Effect[] }) => ({
+        state,
+        effects: [
+          ...proposals,
+          {
+            type: 'audit' as const,
+            kind: 'sent',
+            record: {
+              stage: 'gate',
+              rulesVersion: 'v',
+              actions: proposals.map((p, i) => ({ i, p: p.type })),
+            },
+          },
+        ],
+      }),
+    };
+    const event: EventEnvelope = {
+      schema: 1,
+      id: 'e1',
+      type: 'message.received',
+      tenant: 'acme',
+      conversation: 'c1',
+      occurredAt: new Date(T0).toISOString(),
+      attributes: {},
+    };
+    const r = conversationActor.transition(conversationActor.initial('acme', 'c1'), event, {
+      seq: 1,
+      now: T0,
+      rules: echo,
+      gate: approvingGate as never,
+    });
+    t.same(
+      r.effects.map((e) => e.type),
+      ['action'],
+      'no separate audit effect for the approval',
+    );
+    t.match(r.effects[0], {
+      type: 'action',
+      approval: { stage: 'gate', rulesVersion: 'v', action: { i: 0, p: 'action' } },
+    });
+    t.notOk((r.effects[0] as { reportSent?: boolean }).reportSent, 'no outcome event asked for');
+    t.equal(r.state.profile?.messagesOut, 1, 'outbound counted at approval');
+    t.equal(r.state.profile?.lastOutboundAt, new Date(T0).toISOString());
+
+    const waiting = rules({
+      'echo.yaml': `id: echo
+on: message.received
+do: [{ channel: webhook, template: ack }]
+`,
+      'after.yaml': `id: after-send
+on: action.sent
+do: [{ channel: webhook, template: followup }]
+`,
+    });
+    t.ok(waiting.consumes('action.sent'));
+    const w = conversationActor.transition(conversationActor.initial('acme', 'c1'), event, {
+      seq: 1,
+      now: T0,
+      rules: waiting,
+      gate: passThroughGate,
+    });
+    t.match(w.effects[0], { type: 'action', reportSent: true }, 'consumed: the outcome is asked for');
+    const failed = conversationActor.transition(
+      w.state,
+      { ...event, id: 'e1.failed', type: 'action.failed', attributes: {} },
+      { seq: 2, now: T0 + 1, rules: waiting, gate: passThroughGate },
+    );
+    t.equal(failed.state.profile?.messagesOut, 0, 'a failed send takes its count back');
+  },
+);
