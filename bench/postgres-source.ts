@@ -139,8 +139,9 @@ try {
     }
   };
   await insertRows(client, 0, ROWS, 5000);
-  let started = performance.now();
   parley = await start(config, { roles: ['source'], logger: createLogger({ level: 'error' }) });
+  // From the role's start (connect and provisioning excluded) to the last event.
+  let started = performance.now();
   await waitArrivals(ROWS);
   const backlogSeconds = (performance.now() - started) / 1000;
   const batches = (await parley.registry.getSingleMetric('parley_source_batch_rows')?.get())?.values ?? [];
