@@ -14,6 +14,7 @@ import { processMemoryMiB } from '../e2e/cpu.js';
 import { projectRoot } from '../e2e/parley-child.js';
 import { Ledger, round2 } from '../e2e/workload.js';
 import { startBullmqPeer } from '../peers/bullmq.js';
+import { startRestatePeer } from '../peers/restate.js';
 import type { PeerName, Scenario } from '../scenario-schema.js';
 import { type Measurement, measure } from './measure.js';
 import { startParleySystem } from './parley-system.js';
@@ -164,10 +165,6 @@ async function runPeer(
   root: string,
   later: number,
 ): Promise<SystemReport> {
-  if (name === 'restate')
-    throw new Error(
-      'bench: the restate peer is not implemented yet (bench/README.md, Peers); use bullmq-ordered,bullmq',
-    );
   const dir = mkdtempSync(join(tmpdir(), `parley-bench-${name}-`));
   const runId = `${name === 'bullmq' ? 'u' : 'o'}${Date.now().toString(36)}`;
   const p = plan(s, runId);
@@ -176,14 +173,18 @@ async function runPeer(
   const sim = newSim(s);
   await sim.start();
   try {
-    const peer = await startBullmqPeer(name === 'bullmq-ordered', {
-      root,
-      dir,
-      simUrl: sim.url,
-      ledger,
-      conversationIndex: p.conversationIndex,
-      note: (t) => (o.progress.enabled ? o.progress.note(t) : process.stderr.write(`${t}\n`)),
-    });
+    const note = (t: string) => (o.progress.enabled ? o.progress.note(t) : process.stderr.write(`${t}\n`));
+    const peer =
+      name === 'restate'
+        ? await startRestatePeer({ root, dir, simUrl: sim.url, ledger, note })
+        : await startBullmqPeer(name === 'bullmq-ordered', {
+            root,
+            dir,
+            simUrl: sim.url,
+            ledger,
+            conversationIndex: p.conversationIndex,
+            note,
+          });
     try {
       const m = await measure(
         s,
