@@ -132,8 +132,8 @@ export function startConnectors(deps: ConnectorsDeps): Connectors {
     if (!handler) {
       const executor = executorFor(channel);
       handler = {
-        async handle(msg) {
-          const d = await executor.handle(msg);
+        async handle(msg, firstSight) {
+          const d = await executor.handle(msg, firstSight);
           if (d.type === 'ack') acked++;
           return d;
         },
