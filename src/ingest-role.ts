@@ -8,13 +8,16 @@ import { readFileSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
 import type { ParleyConfig } from './config/schema.js';
+import { DeadLetters } from './connectors/dead-letters.js';
 import { type AppTls, buildApp } from './http/build-app.js';
 import type { RuleRoutesOptions } from './http/routes/rules.js';
 import type { NatsHandles } from './nats/connection.js';
 import { ConnectionWatch } from './nats/connection-watch.js';
 import { NatsConversationReader } from './nats/conversation-reader.js';
 import { loadDefinitions } from './nats/definitions.js';
+import { NatsDeadLetterStore } from './nats/dlq-store.js';
 import { NatsEventSink } from './nats/event-sink.js';
+import { JetStreamPublisher } from './nats/js-publisher.js';
 import { KvReplayGuard, REPLAY_BUCKET } from './nats/kv-replay-guard.js';
 import { kvStreamName, readDedupeSecret } from './nats/provision.js';
 import { type InProcessActors, NatsReadiness } from './nats/readiness.js';
@@ -80,6 +83,7 @@ export async function startIngest(o: StartIngestOptions): Promise<IngestServer> 
     }),
     tls: readTls(config.http.tls),
     safety: await NatsSafetyStore.open(handles),
+    deadLetters: new DeadLetters(new NatsDeadLetterStore(handles), new JetStreamPublisher(handles.js)),
     ...(dedupeSecret ? { dedupeSecret } : {}),
     ...(o.rules ? { rules: o.rules } : {}),
   });

@@ -10,6 +10,13 @@ export const PostgresSourceSchema = z
     dsn: z
       .string()
       .min(1)
+      .refine((dsn) => {
+        try {
+          return ['postgres:', 'postgresql:'].includes(new URL(dsn).protocol);
+        } catch {
+          return false;
+        }
+      }, 'must be a postgres:// or postgresql:// URL')
       .describe(
         'Connection URL of the database holding parley_outbox (postgres://user:pass@host:5432/db?sslmode=...); ' +
           'never logged; PARLEY_SOURCES__POSTGRES__DSN or --dsn override it',

@@ -5,7 +5,8 @@
  *   ValidationError 400 (issues name the field: path, field, index) · UnauthorizedError 401 · ForbiddenError 403
  *   · NotFoundError 404 · body too large 413 · other content types 415 · RetryableError 503 + Retry-After
  *   · anything else 500 (logged once, here).
- * Routes live in routes/; authentication in request-auth.ts; NATS behind the ports in ports.ts.
+ * Routes live in routes/, each declaring its zod schemas (validated, and collected into /openapi.json by
+ * openapi.ts); authentication in request-auth.ts; NATS behind the ports in ports.ts.
  */
 import type { ServerOptions as HttpsServerOptions } from 'node:https';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
@@ -19,10 +20,11 @@ import type { SafetyStore } from '../ops/safety-ops.js';
 import { compileAuth } from './auth.js';
 import { ForbiddenError, NotFoundError, UnauthorizedError } from './errors.js';
 import { createIngestParser } from './ingest-body.js';
-import { openApiDocument } from './openapi.js';
+import { installOpenApi, openApiDocument } from './openapi.js';
 import type { ConversationReader, EventSink, ReadinessProbe, ReplayGuard } from './ports.js';
 import { installRequestAuth } from './request-auth.js';
 import { registerConversationRoutes } from './routes/conversations.js';
+import { type DeadLetterOps, registerDlqRoutes } from './routes/dlq.js';
 import { registerEventRoutes } from './routes/events.js';
 import { registerOperationsRoutes } from './routes/operations.js';
 import { type RuleRoutesOptions, registerRuleRoutes } from './routes/rules.js';
@@ -57,6 +59,8 @@ export interface AppDeps {
   safety?: SafetyStore;
   /** POST /v1/evaluate and /v1/trigger, when the process has the rules (src/rules/). */
   rules?: RuleRoutesOptions;
+  /** Dead letters for operators: GET /v1/dlq, /v1/dlq/:seq, POST /v1/dlq/:seq/redrive. */
+  deadLetters?: DeadLetterOps;
   /** `runtime.dedupe.secret`: keys the Nats-Msg-Id of ingested events (src/envelope/dedupe-key.ts). */
   dedupeSecret?: string;
 }
@@ -246,31 +250,39 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   });
 
   const limits = { ...http.limits };
-  registerOperationsRoutes(app, {
-    registry: deps.registry,
-    readiness: deps.readiness,
-    openapi: () => openApiDocument({ limits, maxBatch: http.maxBatch, version: API_VERSION }),
-  });
-  registerEventRoutes(app, {
-    parser: createIngestParser({
+  // Every route's zod schemas are validated and collected into /openapi.json.
+  installOpenApi(app, { version: API_VERSION });
+  // Routes in a plugin registered after swagger's, so its onRoute hook sees every one of them.
+  void app.register(async (scope) => {
+    registerOperationsRoutes(scope, {
+      registry: deps.registry,
+      readiness: deps.readiness,
+      openapi: () => openApiDocument(app),
+    });
+    registerEventRoutes(scope, {
+      parser: createIngestParser({
+        limits,
+        maxBatch: http.maxBatch,
+        dedupeWindowSeconds: limits.dedupeWindowSeconds,
+        msgId: createDedupeKey(deps.dedupeSecret),
+        now,
+      }),
+      events: deps.events,
       limits,
       maxBatch: http.maxBatch,
-      dedupeWindowSeconds: limits.dedupeWindowSeconds,
-      msgId: createDedupeKey(deps.dedupeSecret),
-      now,
-    }),
-    events: deps.events,
-    metrics,
-    log,
-    publishTimeoutMs: http.publishTimeoutMs,
-  });
-  if (deps.rules) registerRuleRoutes(app, deps.rules);
-  if (deps.safety)
-    registerSafetyRoutes(app, { store: deps.safety, tenants: Object.keys(deps.config.tenants) });
-  registerConversationRoutes(app, {
-    conversations: deps.conversations,
-    tenants: Object.keys(deps.config.tenants),
-    trailLimit: deps.trailLimit ?? 50,
+      metrics,
+      log,
+      publishTimeoutMs: http.publishTimeoutMs,
+    });
+    if (deps.rules) registerRuleRoutes(scope, deps.rules);
+    if (deps.safety)
+      registerSafetyRoutes(scope, { store: deps.safety, tenants: Object.keys(deps.config.tenants) });
+    if (deps.deadLetters) registerDlqRoutes(scope, { deadLetters: deps.deadLetters });
+    registerConversationRoutes(scope, {
+      conversations: deps.conversations,
+      tenants: Object.keys(deps.config.tenants),
+      trailLimit: deps.trailLimit ?? 50,
+    });
   });
   return app;
 }

@@ -7,6 +7,7 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import type { Registry } from 'prom-client';
 import type { Logger } from '../obs/logger.js';
+import { installOpenApi, openApiDocument } from './openapi.js';
 import type { ReadinessProbe } from './ports.js';
 import { registerOperationsRoutes } from './routes/operations.js';
 
@@ -24,23 +25,13 @@ export function buildOpsApp(deps: OpsAppDeps): FastifyInstance {
     // Probes every few seconds would otherwise be most of the log.
     logController: new LogController({ disableRequestLogging: true }),
   }) as unknown as FastifyInstance;
-  registerOperationsRoutes(app, {
-    registry: deps.registry,
-    readiness: deps.readiness,
-    openapi: () => ({
-      openapi: '3.0.3',
-      info: { title: 'Parley process operations', version: deps.version },
-      paths: {
-        '/healthz': { get: { summary: 'The process answers', responses: { 200: { description: 'ok' } } } },
-        '/readyz': {
-          get: {
-            summary: 'NATS connected, streams present, partition consumers bound, partitions owned here',
-            responses: { 200: { description: 'ready' }, 503: { description: 'not ready, with a reason' } },
-          },
-        },
-        '/metrics': { get: { summary: 'Prometheus metrics', responses: { 200: { description: 'text' } } } },
-      },
-    }),
+  installOpenApi(app, { version: deps.version, title: 'Parley process operations' });
+  void app.register(async (scope) => {
+    registerOperationsRoutes(scope, {
+      registry: deps.registry,
+      readiness: deps.readiness,
+      openapi: () => openApiDocument(app),
+    });
   });
   app.setNotFoundHandler((req, reply) => {
     reply.code(404).send({

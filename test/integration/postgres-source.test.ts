@@ -252,3 +252,25 @@ t.test('postgres source - metrics count rows, batches and lag', async (t) => {
   t.match(text, /parley_source_lag_seconds\{source="postgres"\} /);
   t.match(text, /parley_source_listen_connected\{source="postgres"\} 1/);
 });
+
+t.test(
+  'postgres source - parley_outbox_prune deletes old published rows, keeps dead letters and pending',
+  async (t) => {
+    await pg.query(
+      "UPDATE parley_outbox SET published_at = now() - interval '8 days' WHERE published_at IS NOT NULL",
+    );
+    const [{ kept }] = (await pg.query<{ kept: string }>(
+      'SELECT count(*)::text AS kept FROM parley_outbox WHERE error IS NOT NULL',
+    )) as [{ kept: string }];
+    const [first] = await pg.query<{ n: string }>("SELECT parley_outbox_prune('7 days', 3)::text AS n");
+    t.equal(first!.n, '3', 'at most max_rows per call');
+    const [rest] = await pg.query<{ n: string }>("SELECT parley_outbox_prune('7 days')::text AS n");
+    t.ok(Number(rest!.n) > 0, 'the rest on the next call');
+    const left = await pg.query<{ error: string | null }>('SELECT error FROM parley_outbox');
+    t.equal(left.length, Number(kept), 'only the dead-lettered rows are left');
+    t.ok(
+      left.every((r) => r.error !== null),
+      'dead-lettered rows are kept for an operator',
+    );
+  },
+);

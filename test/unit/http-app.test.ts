@@ -338,7 +338,7 @@ t.test('http-app - healthz, readyz, metrics and openapi.json', async (t) => {
   );
 
   const doc = (await app.inject({ method: 'GET', url: '/openapi.json' })).json();
-  t.equal(doc.openapi, '3.0.3');
+  t.equal(doc.openapi, '3.1.0');
   t.ok(doc.paths['/v1/events'].post.responses['202']);
   const body = doc.paths['/v1/events'].post.requestBody.content['application/json'].schema;
   const single = body.anyOf[0];

@@ -9,9 +9,14 @@ import { ValidationError } from '../../errors/app-error.js';
 import { conversationView } from '../conversation-view.js';
 import { NotFoundError } from '../errors.js';
 import { zodToIssues } from '../ingest-body.js';
+import { errorResponses, jsonResponse } from '../openapi.js';
 import type { ConversationReader } from '../ports.js';
 import { tenantOf } from '../request-auth.js';
-import { AdminConversationParamsSchema, ConversationParamsSchema } from '../schemas.js';
+import {
+  AdminConversationParamsSchema,
+  ConversationParamsSchema,
+  ConversationResponseSchema,
+} from '../schemas.js';
 
 export interface ConversationRoutesOptions {
   conversations: ConversationReader;
@@ -33,14 +38,39 @@ export function registerConversationRoutes(app: FastifyInstance, o: Conversation
     return found;
   };
 
-  app.get('/v1/conversations/:conversation', { config: { auth: 'tenant' } }, async (req) => {
-    const { conversation } = parseParams(ConversationParamsSchema, req.params);
-    return view(tenantOf(req), conversation);
-  });
+  const response = {
+    200: jsonResponse('The stored state and recent decision trail', ConversationResponseSchema),
+    ...errorResponses(400, 401, 403, 404, 503),
+  };
+  const tags = ['conversations'];
+  app.get(
+    '/v1/conversations/:conversation',
+    {
+      config: { auth: 'tenant' },
+      schema: {
+        summary: "A conversation's state and recent decision trail (tenant from the credential)",
+        tags,
+        params: ConversationParamsSchema,
+        response,
+      },
+    },
+    async (req) => {
+      const { conversation } = parseParams(ConversationParamsSchema, req.params);
+      return view(tenantOf(req), conversation);
+    },
+  );
 
   app.get(
     '/v1/admin/tenants/:tenant/conversations/:conversation',
-    { config: { auth: 'admin' } },
+    {
+      config: { auth: 'admin' },
+      schema: {
+        summary: "Any tenant's conversation (operators)",
+        tags,
+        params: AdminConversationParamsSchema,
+        response,
+      },
+    },
     async (req) => {
       const { tenant, conversation } = parseParams(AdminConversationParamsSchema, req.params);
       if (!o.tenants.includes(tenant)) throw new NotFoundError(`no tenant "${tenant}"`);

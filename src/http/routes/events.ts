@@ -8,12 +8,17 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { HttpMetrics } from '../../obs/http-metrics.js';
 import type { Logger } from '../../obs/logger.js';
 import type { IngestParser } from '../ingest-body.js';
+import { docOnly, errorResponses, jsonResponse } from '../openapi.js';
 import type { EventSink } from '../ports.js';
 import { tenantOf } from '../request-auth.js';
+import { type IngestLimits, IngestResponseSchema, ingestBodySchema } from '../schemas.js';
 
 export interface EventRoutesOptions {
   parser: IngestParser;
   events: EventSink;
+  /** For the documented body schema (the parser enforces them). */
+  limits: IngestLimits;
+  maxBatch: number;
   metrics: HttpMetrics;
   log: Logger;
   publishTimeoutMs: number;
@@ -27,7 +32,20 @@ export function traceIdOf(req: FastifyRequest): string {
 }
 
 export function registerEventRoutes(app: FastifyInstance, o: EventRoutesOptions): void {
-  app.post('/v1/events', { config: { auth: 'tenant' } }, async (req, reply) => {
+  const schema = {
+    summary: `Ingest one event or a batch of up to ${o.maxBatch}`,
+    description:
+      'The whole request is validated before anything is published; 202 only after JetStream acknowledged ' +
+      'every event. Events without id get a derived idempotency key.',
+    tags: ['events'],
+    // Validated by the ingest parser (limits, per-index issues), documented here.
+    body: docOnly(ingestBodySchema(o.limits, o.maxBatch)),
+    response: {
+      202: jsonResponse('Stored (or already stored: duplicate)', IngestResponseSchema),
+      ...errorResponses(400, 401, 403, 413, 415, 503),
+    },
+  };
+  app.post('/v1/events', { config: { auth: 'tenant' }, schema }, async (req, reply) => {
     const tenant = tenantOf(req);
     const traceId = traceIdOf(req);
     const prepared = o.parser.parse(req.body, tenant, traceId);

@@ -10,8 +10,15 @@ import { TokenSchema } from '../../envelope/envelope.js';
 import { ValidationError } from '../../errors/app-error.js';
 import { type EvaluateDeps, evaluateRequest } from '../../rules/evaluate.js';
 import { type TriggerDeps, triggerRequest } from '../../rules/trigger.js';
+import {
+  EvaluateRequestSchema,
+  EvaluateResponseSchema,
+  TriggerBodySchema,
+  TriggerResponseSchema,
+} from '../admin-schemas.js';
 import { NotFoundError } from '../errors.js';
 import { zodToIssues } from '../ingest-body.js';
+import { docOnly, errorResponses, jsonResponse } from '../openapi.js';
 import { tenantOf } from '../request-auth.js';
 
 export interface RuleRoutesOptions {
@@ -29,11 +36,35 @@ function validated<T>(fn: () => Promise<T>): Promise<T> {
 }
 
 export function registerRuleRoutes(app: FastifyInstance, o: RuleRoutesOptions): void {
-  app.post('/v1/evaluate', { config: { auth: 'tenant' } }, async (req) =>
+  const tags = ['rules'];
+  const evaluateSchema = {
+    summary:
+      'What the current rules would decide for a conversation and a hypothetical event (no side effects)',
+    description:
+      'decisions: actions the safety gate would let through; blocked: actions it would stop, each with the ' +
+      'guard that blocked or held it',
+    tags,
+    body: EvaluateRequestSchema,
+    response: {
+      200: jsonResponse('The decisions', EvaluateResponseSchema),
+      ...errorResponses(400, 401, 403),
+    },
+  };
+  const triggerSchema = {
+    summary: 'Start a rule or journey for a conversation (operators; published as admin.trigger, audited)',
+    tags,
+    // The tenant is taken out here; the rest is validated by the trigger itself (exactly one of rule/journey).
+    body: docOnly(TriggerBodySchema),
+    response: {
+      202: jsonResponse('Published into EVENTS', TriggerResponseSchema),
+      ...errorResponses(400, 401, 403, 404),
+    },
+  };
+  app.post('/v1/evaluate', { config: { auth: 'tenant' }, schema: evaluateSchema }, async (req) =>
     validated(() => evaluateRequest(o.evaluate(), tenantOf(req), req.body)),
   );
 
-  app.post('/v1/trigger', { config: { auth: 'admin' } }, async (req, reply) => {
+  app.post('/v1/trigger', { config: { auth: 'admin' }, schema: triggerSchema }, async (req, reply) => {
     const body = (req.body ?? {}) as Record<string, unknown>;
     const tenant = TokenSchema.safeParse(body.tenant);
     if (!tenant.success)

@@ -1,7 +1,7 @@
 /**
  * Safety operations for operators (admin credential): escalations (list, show, resolve), consent (get, set),
  * kill switches and pauses (pause, resume, list). Thin: the logic is in src/ops/safety-ops.ts, shared with
- * the CLI; this module maps HTTP to it.
+ * the CLI; this module maps HTTP to it and declares the schemas (validated, and in /openapi.json).
  *   GET  /v1/escalations?tenant=&status=&limit=     GET /v1/escalations/:id
  *   POST /v1/escalations/:id/resolve { outcome: resume|close|reply, reply?: { text, channel? }, by?, note? }
  *   GET  /v1/consent/:tenant/:conversation           PUT /v1/consent/:tenant/:conversation { dnd, channel? }
@@ -22,8 +22,26 @@ import {
   setConsent,
   showEscalation,
 } from '../../ops/safety-ops.js';
+import {
+  ConsentParamsSchema,
+  ConsentSetSchema,
+  ConsentViewSchema,
+  EscalationListSchema,
+  EscalationParamsSchema,
+  EscalationViewSchema,
+  ListEscalationsSchema,
+  PauseSchema,
+  PublishedSchema,
+  ResolveBodySchema,
+  ResolveResponseSchema,
+  ResumeResponseSchema,
+  ResumeSchema,
+  SwitchListSchema,
+  SwitchSchema,
+} from '../admin-schemas.js';
 import { NotFoundError } from '../errors.js';
 import { zodToIssues } from '../ingest-body.js';
+import { errorResponses, jsonResponse } from '../openapi.js';
 
 export interface SafetyRoutesOptions {
   store: SafetyStore;
@@ -38,37 +56,98 @@ function validated<T>(fn: () => Promise<T>): Promise<T> {
   });
 }
 
-const admin = { config: { auth: 'admin' } } as const;
+const config = { auth: 'admin' } as const;
+const adminErrors = errorResponses(400, 401, 403, 503);
 
 export function registerSafetyRoutes(app: FastifyInstance, o: SafetyRoutesOptions): void {
   const { store } = o;
-  app.get('/v1/escalations', admin, async (req) =>
-    validated(async () => ({ escalations: await listEscalations(store, req.query) })),
+  const esc = ['escalations'];
+  app.get(
+    '/v1/escalations',
+    {
+      config,
+      schema: {
+        summary: 'Escalations, most urgent first (default: the open ones)',
+        tags: esc,
+        querystring: ListEscalationsSchema,
+        response: { 200: jsonResponse('Escalations', EscalationListSchema), ...adminErrors },
+      },
+    },
+    async (req) => validated(async () => ({ escalations: await listEscalations(store, req.query) })),
   );
 
-  app.get<{ Params: { id: string } }>('/v1/escalations/:id', admin, async (req) => {
-    const view = await validated(() => showEscalation(store, req.params.id));
-    if (!view) throw new NotFoundError(`no escalation ${req.params.id}`);
-    return view;
-  });
+  app.get<{ Params: { id: string } }>(
+    '/v1/escalations/:id',
+    {
+      config,
+      schema: {
+        summary: 'One escalation: reason, evidence, labels, suggested next step, status',
+        tags: esc,
+        params: EscalationParamsSchema,
+        response: {
+          200: jsonResponse('The escalation', EscalationViewSchema),
+          ...errorResponses(400, 401, 403, 404, 503),
+        },
+      },
+    },
+    async (req) => {
+      const view = await validated(() => showEscalation(store, req.params.id));
+      if (!view) throw new NotFoundError(`no escalation ${req.params.id}`);
+      return view;
+    },
+  );
 
-  app.post<{ Params: { id: string } }>('/v1/escalations/:id/resolve', admin, async (req, reply) => {
-    const view = await validated(() => showEscalation(store, req.params.id));
-    if (!view) throw new NotFoundError(`no escalation ${req.params.id}`);
-    const result = await validated(() => resolveEscalation(store, req.params.id, req.body ?? {}));
-    reply.code(202);
-    return result;
-  });
+  app.post<{ Params: { id: string } }>(
+    '/v1/escalations/:id/resolve',
+    {
+      config,
+      schema: {
+        summary: 'Resolve: resume automation (held actions re-checked and sent), close it, or reply',
+        tags: esc,
+        params: EscalationParamsSchema,
+        body: ResolveBodySchema,
+        response: {
+          202: jsonResponse('The resolution event was published', ResolveResponseSchema),
+          ...errorResponses(400, 401, 403, 404, 503),
+        },
+      },
+    },
+    async (req, reply) => {
+      const view = await validated(() => showEscalation(store, req.params.id));
+      if (!view) throw new NotFoundError(`no escalation ${req.params.id}`);
+      const result = await validated(() => resolveEscalation(store, req.params.id, req.body ?? {}));
+      reply.code(202);
+      return result;
+    },
+  );
 
+  const consent = ['consent'];
   app.get<{ Params: { tenant: string; conversation: string } }>(
     '/v1/consent/:tenant/:conversation',
-    admin,
+    {
+      config,
+      schema: {
+        summary: "A fan's consent record (do-not-disturb, per channel)",
+        tags: consent,
+        params: ConsentParamsSchema,
+        response: { 200: jsonResponse('The consent record', ConsentViewSchema), ...adminErrors },
+      },
+    },
     async (req) => validated(() => getConsent(store, req.params.tenant, req.params.conversation)),
   );
 
   app.put<{ Params: { tenant: string; conversation: string } }>(
     '/v1/consent/:tenant/:conversation',
-    admin,
+    {
+      config,
+      schema: {
+        summary: 'Put a fan on do-not-disturb, or allow them again (applied in order by the actor)',
+        tags: consent,
+        params: ConsentParamsSchema,
+        body: ConsentSetSchema,
+        response: { 202: jsonResponse('The consent event was published', PublishedSchema), ...adminErrors },
+      },
+    },
     async (req, reply) => {
       const result = await validated(() =>
         setConsent(store, req.params.tenant, req.params.conversation, req.body ?? {}),
@@ -78,14 +157,50 @@ export function registerSafetyRoutes(app: FastifyInstance, o: SafetyRoutesOption
     },
   );
 
+  const switches = ['switches'];
   const scopeOf = (body: unknown) => (body as { scope?: unknown } | undefined)?.scope;
-  app.post('/v1/pause', admin, async (req) => {
-    checkScopeTenant(scopeOf(req.body), o.tenants ?? []);
-    return validated(() => pause(store, req.body ?? {}));
-  });
-  app.post('/v1/resume', admin, async (req) => {
-    checkScopeTenant(scopeOf(req.body), o.tenants ?? []);
-    return validated(() => resume(store, req.body ?? {}));
-  });
-  app.get('/v1/switches', admin, async () => ({ switches: await listSwitches(store) }));
+  app.post(
+    '/v1/pause',
+    {
+      config,
+      schema: {
+        summary: 'Pause (hold) or kill (drop) sends at a scope, in every process within a second',
+        tags: switches,
+        body: PauseSchema,
+        response: { 200: jsonResponse('The switch now in force', SwitchSchema), ...adminErrors },
+      },
+    },
+    async (req) => {
+      checkScopeTenant(scopeOf(req.body), o.tenants ?? []);
+      return validated(() => pause(store, req.body ?? {}));
+    },
+  );
+  app.post(
+    '/v1/resume',
+    {
+      config,
+      schema: {
+        summary: 'Lift a pause or kill switch; held actions are sent again',
+        tags: switches,
+        body: ResumeSchema,
+        response: { 200: jsonResponse('What was lifted', ResumeResponseSchema), ...adminErrors },
+      },
+    },
+    async (req) => {
+      checkScopeTenant(scopeOf(req.body), o.tenants ?? []);
+      return validated(() => resume(store, req.body ?? {}));
+    },
+  );
+  app.get(
+    '/v1/switches',
+    {
+      config,
+      schema: {
+        summary: 'Kill switches and pauses in force',
+        tags: switches,
+        response: { 200: jsonResponse('The switches', SwitchListSchema), ...adminErrors },
+      },
+    },
+    async () => ({ switches: await listSwitches(store) }),
+  );
 }
