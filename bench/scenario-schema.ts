@@ -175,6 +175,12 @@ export const ScenarioSchema = z
     platform: PlatformSchema.default(PlatformSchema.parse({})),
     parley: ParleySchema.default(ParleySchema.parse({})),
     ceiling: CeilingSchema.default(CeilingSchema.parse({})),
+    latencyPhase: z
+      .string()
+      .optional()
+      .describe(
+        'The phase whose ack -> send percentiles are the headline latency (default: the first phase paced at a share of the headline, else the headline)',
+      ),
     drainSeconds: z
       .number()
       .positive()
@@ -213,6 +219,10 @@ export function parseScenario(file: string, text: string): Scenario {
     throw new ConfigError(`invalid scenario ${file}`, [
       { path: `${file} phases.${early}.rate`, message: 'ofHeadline needs the headline phase before it' },
     ]);
+  if (s.latencyPhase !== undefined && !s.phases.some((p) => p.name === s.latencyPhase))
+    throw new ConfigError(`invalid scenario ${file}`, [
+      { path: `${file} latencyPhase`, message: `no phase is named "${s.latencyPhase}"` },
+    ]);
   if (s.phases.filter((p) => p.headline).length > 1)
     throw new ConfigError(`invalid scenario ${file}`, [
       { path: `${file} phases`, message: 'at most one phase can be the headline' },
@@ -222,6 +232,13 @@ export function parseScenario(file: string, text: string): Scenario {
 
 export function loadScenario(file: string): Scenario {
   return parseScenario(file, readFileSync(file, 'utf8'));
+}
+
+/** The latency phase: the one named, else the first paced at a share of the headline, else the headline. */
+export function latencyPhase(s: Scenario): number {
+  if (s.latencyPhase !== undefined) return s.phases.findIndex((p) => p.name === s.latencyPhase);
+  const i = s.phases.findIndex((p) => typeof p.rate === 'object' && 'ofHeadline' in p.rate);
+  return i >= 0 ? i : headlinePhase(s);
 }
 
 /** The headline phase: the one marked, else the last. */

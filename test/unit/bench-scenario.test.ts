@@ -233,6 +233,7 @@ t.test('bench report - the JSON report has the documented shape; the HTML is sel
   t.equal(r.machine.natsServer, '2.9.10');
   t.type(r.machine.node, 'string');
   t.equal(r.throughput.eventsPerSecond, 10);
+  t.equal(r.latency.phase, 'run');
   t.same(Object.keys(r.latency.e2e).sort(), ['events', 'maxMs', 'p50Ms', 'p95Ms', 'p99Ms']);
   t.same(r.ceiling && Object.keys(r.ceiling).slice(0, 2), ['eventsPerSecond', 'ratio']);
   t.equal(r.writesPerEvent, 5);
