@@ -109,6 +109,18 @@ export function registerSource(program: Command): void {
           throw usage('--http-port', `"${flags.httpPort}": a port from 0 to 65535`);
       }
       const { config, source: pg } = loadSourceConfig(flags);
+      // Installed before anything starts: a signal during start-up drains once it is up (a second exits).
+      let signalled = false;
+      const stopSignal = new Promise<NodeJS.Signals>((resolve) => {
+        const onSignal = (signal: NodeJS.Signals) => {
+          // A backfill stopped halfway is safe to repeat: exit (open claims roll back with the connection).
+          if (signalled || since) process.exit(130);
+          signalled = true;
+          resolve(signal);
+        };
+        process.on('SIGINT', onSignal);
+        process.on('SIGTERM', onSignal);
+      });
       const log = createLogger({
         level: config.log.level,
         ...(flags.backfill ? { destination: process.stderr } : {}),
@@ -156,20 +168,9 @@ export function registerSource(program: Command): void {
         return;
       }
       running.relay.start();
-      await new Promise<void>((resolve) => {
-        let signalled = false;
-        const onSignal = (signal: NodeJS.Signals) => {
-          if (signalled) process.exit(130);
-          signalled = true;
-          log.info({ signal }, 'draining');
-          void shutdown().then(resolve, (err) => {
-            log.error({ err }, 'shutdown failed');
-            resolve();
-          });
-        };
-        process.on('SIGINT', onSignal);
-        process.on('SIGTERM', onSignal);
-      });
+      const signal = await stopSignal;
+      log.info({ signal }, 'draining');
+      await shutdown().catch((err) => log.error({ err }, 'shutdown failed'));
       log.info('stopped');
       log.flush(() => process.exit(0));
     });
