@@ -6,13 +6,13 @@
 import { Registry } from 'prom-client';
 import t from 'tap';
 import { parseSince } from '../../src/cli/commands/source.js';
+import type { OutboundMessage } from '../../src/contracts/ports.js';
 import { decodeMsgpack } from '../../src/envelope/codec.js';
 import { createDedupeKey } from '../../src/envelope/dedupe-key.js';
 import { RetryableError } from '../../src/errors/app-error.js';
 import type { EventSink, PreparedEvent } from '../../src/http/ports.js';
 import { DEFAULT_INGEST_LIMITS } from '../../src/http/schemas.js';
 import { createLogger } from '../../src/obs/logger.js';
-import type { OutboundMessage } from '../../src/runtime/ports.js';
 import { OutboxRelay } from '../../src/sources/postgres/outbox-relay.js';
 import { createRowConverter, type OutboxRow, rowDeadLetter } from '../../src/sources/postgres/outbox-row.js';
 import type { ClaimedBatch, OutboxStore } from '../../src/sources/postgres/pg-outbox.js';

@@ -16,11 +16,11 @@
  *     safety poll starts a drain when idle.
  */
 import { performance } from 'node:perf_hooks';
+import type { Publisher } from '../../contracts/ports.js';
 import { errorMessage } from '../../errors/app-error.js';
 import type { EventSink } from '../../http/ports.js';
 import type { Logger } from '../../obs/logger.js';
-import { backoffDelay } from '../../runtime/backoff.js';
-import type { Publisher } from '../../runtime/ports.js';
+import { backoffDelay } from '../../util/backoff.js';
 import { type RowConverter, rowDeadLetter } from './outbox-row.js';
 import type { OutboxStore } from './pg-outbox.js';
 import type { SourceMetrics } from './source-metrics.js';

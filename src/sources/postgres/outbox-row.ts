@@ -8,15 +8,15 @@
  * a row is refused with the field at fault (`tenant`, `type`, `attributes.x`, ...), never thrown past.
  */
 import { createHash } from 'node:crypto';
+import { SCHEMA_VERSION, TOKEN_PATTERN } from '../../contracts/envelope.js';
+import { HDR_ERROR, messageHeaders } from '../../contracts/headers.js';
+import type { OutboundMessage } from '../../contracts/ports.js';
 import { encode } from '../../envelope/codec.js';
 import type { DedupeKey } from '../../envelope/dedupe-key.js';
-import { SCHEMA_VERSION, TOKEN_PATTERN } from '../../envelope/envelope.js';
-import { HDR_ERROR, messageHeaders } from '../../envelope/headers.js';
 import { ValidationError } from '../../errors/app-error.js';
 import { createIngestParser } from '../../http/ingest-body.js';
 import type { PreparedEvent } from '../../http/ports.js';
 import type { IngestLimits } from '../../http/schemas.js';
-import type { OutboundMessage } from '../../runtime/ports.js';
 
 /** A claimed row as the store reads it. */
 export interface OutboxRow {

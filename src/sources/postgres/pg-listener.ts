@@ -9,7 +9,7 @@
 import pg from 'pg';
 import { errorMessage } from '../../errors/app-error.js';
 import type { Logger } from '../../obs/logger.js';
-import { backoffDelay } from '../../runtime/backoff.js';
+import { backoffDelay } from '../../util/backoff.js';
 
 export interface PgListenerOptions {
   dsn: string;
