@@ -1,9 +1,9 @@
 /** The explicit list of actor kinds. */
 
-export type { ConversationContext, Decider } from './conversation/conversation-actor.js';
-export { conversationActor } from './conversation/conversation-actor.js';
-export type { GateInput, GateResult, SafetyGate } from './conversation/gate.js';
-export { passThroughGate } from './conversation/gate.js';
-export type { ConversationState } from './conversation/state.js';
-export type { Effect } from './effects.js';
-export type { ActorKind, TransitionContext } from './kind.js';
+export type { ActorKind, TransitionContext } from '../src/contracts/actor-kind.js';
+export type { GateInput, GateResult, SafetyGate } from '../src/contracts/conversation/gate.js';
+export { passThroughGate } from '../src/contracts/conversation/gate.js';
+export type { ConversationState } from '../src/contracts/conversation/state.js';
+export type { Effect } from '../src/contracts/effects.js';
+export type { ConversationContext, Decider } from '../src/rules/conversation-actor.js';
+export { conversationActor } from '../src/rules/conversation-actor.js';

@@ -12,7 +12,7 @@
  * collision cannot be crafted. 12 bytes per id: 1000 ids are 12 KB of state.
  */
 import { createHash } from 'node:crypto';
-import { isEngineType } from '../src/envelope/envelope.js';
+import { isEngineType } from '../src/contracts/envelope.js';
 
 export interface RecentIdsLimits {
   /** How long an applied id is remembered, in ms of stream time. */

@@ -15,6 +15,7 @@ import { PartitionDispatcher } from './connectors/partition-dispatcher.js';
 import type { PreSendGate } from './connectors/pre-send-gate.js';
 import { type Connectors, configuredChannels, startConnectors } from './connectors/start-connectors.js';
 import type { BucketState } from './connectors/token-buckets.js';
+import { BUCKETS } from './contracts/names.js';
 import { AppError, ConfigError, errorMessage } from './errors/app-error.js';
 import { buildOpsApp } from './http/ops-app.js';
 import { type IngestServer, startIngest } from './ingest-role.js';
@@ -51,10 +52,10 @@ import { startPostgresSource } from './source-role.js';
 export const ROLES = ['actors', 'connectors', 'scheduler', 'ingest', 'source'] as const;
 export type Role = (typeof ROLES)[number];
 
-export const STATE_BUCKET = 'parley-state';
-export const LEASES_BUCKET = 'parley-leases';
-export const TOKENS_BUCKET = 'parley-tokens';
-export const EXECUTIONS_BUCKET = 'parley-executions';
+export const STATE_BUCKET = BUCKETS.state;
+export const LEASES_BUCKET = BUCKETS.leases;
+export const TOKENS_BUCKET = BUCKETS.tokens;
+export const EXECUTIONS_BUCKET = BUCKETS.executions;
 
 export interface StartOptions {
   roles?: readonly Role[];

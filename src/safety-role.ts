@@ -10,6 +10,7 @@ import type { SafetyGate, SafetySwitches } from '../actors/conversation/gate.js'
 import { passThroughGate } from '../actors/index.js';
 import type { ParleyConfig } from './config/schema.js';
 import { allowAllGate, type PreSendGate } from './connectors/pre-send-gate.js';
+import { BUCKETS } from './contracts/names.js';
 import type { EventEnvelope } from './envelope/envelope.js';
 import type { NatsHandles } from './nats/connection.js';
 import { KvSnapshot } from './nats/kv-snapshot.js';
@@ -27,7 +28,7 @@ import { createSafetyGate } from './safety/safety-gate.js';
 import { combineEnrichers, defaultSecondOpinion, secondOpinionEnricher } from './safety/second-opinion.js';
 import { type CapCounter, TenantDailyCap } from './safety/tenant-daily-cap.js';
 
-export const CAPS_BUCKET = 'parley-tokens';
+export const CAPS_BUCKET = BUCKETS.tokens;
 
 export interface SafetyRuntime {
   readonly policy: SafetyPolicy | undefined;

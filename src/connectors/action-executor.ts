@@ -8,11 +8,12 @@
  * `sent` is acked without sending; a stale claim on a channel that cannot reconcile is dead-lettered as
  * ambiguous, never resent; outcome and dead-letter messages carry IDs derived from the action ID.
  */
-import { HDR_CONTENT_TYPE } from '../envelope/headers.js';
+
+import type { ActionMessage } from '../contracts/action.js';
+import { HDR_CONTENT_TYPE } from '../contracts/headers.js';
+import type { Clock, InboundMessage, Publisher } from '../contracts/ports.js';
 import { FencedError, RetryableError } from '../errors/app-error.js';
 import type { Logger } from '../obs/logger.js';
-import type { ActionMessage } from '../runtime/outbound.js';
-import type { Clock, InboundMessage, Publisher } from '../runtime/ports.js';
 import { dueAt, parseAction } from './action.js';
 import type { ChannelAdapter, DeliveryEnvelope, SendContext, SendResult } from './channel.js';
 import type { ConnectorMetrics } from './connector-metrics.js';

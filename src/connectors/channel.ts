@@ -4,7 +4,7 @@
  * RetryableError with retryAfterMs; other permanent rejections -> TerminalError). Retry, backoff, timeouts,
  * rate limiting, idempotency records, metrics and logging belong to the runner, never to an adapter.
  */
-import type { ActionMessage } from '../runtime/outbound.js';
+import type { ActionMessage } from '../contracts/action.js';
 
 /** What one send carries: the action plus the tenant's channel settings. */
 export interface DeliveryEnvelope<C = unknown> {

@@ -8,7 +8,7 @@
  * `Parley-Redrive` header lets the connector re-open a dead execution record exactly once. An action whose
  * record says "sent" is never sent again, redrive or not.
  */
-import { decodeBody, decodeMsgpack } from '../envelope/codec.js';
+
 import {
   CONTENT_TYPE_JSON,
   CONTENT_TYPE_MSGPACK,
@@ -18,9 +18,10 @@ import {
   HDR_TENANT,
   HDR_TRACE_ID,
   HDR_TYPE,
-} from '../envelope/headers.js';
+} from '../contracts/headers.js';
+import type { OutboundMessage, Publisher } from '../contracts/ports.js';
+import { decodeBody, decodeMsgpack } from '../envelope/codec.js';
 import { ValidationError } from '../errors/app-error.js';
-import type { OutboundMessage, Publisher } from '../runtime/ports.js';
 import { parseAction } from './action.js';
 import { auditRecord, HDR_ACTION_ID, HDR_REDRIVE } from './messages.js';
 

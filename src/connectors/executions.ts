@@ -11,8 +11,9 @@
  * (wait), an older one is a send whose outcome was never recorded. Stale claims are reconciled: resent
  * with the same key, looked up, or dead-lettered as ambiguous (per channel).
  */
+
+import type { VersionedStore } from '../contracts/ports.js';
 import { FencedError } from '../errors/app-error.js';
-import type { VersionedStore } from '../runtime/ports.js';
 
 export type ExecutionStatus = 'claimed' | 'retry' | 'sent' | 'dead';
 

@@ -7,24 +7,23 @@
  * - audit records `audit.<kind>.<tenant>.<conversation>` (blocked by the pre-send gate, dead-lettered,
  *   redriven).
  */
-import { encode } from '../envelope/codec.js';
-import { type EventEnvelope, SCHEMA_VERSION } from '../envelope/envelope.js';
+
+import type { ActionMessage } from '../contracts/action.js';
+import { type EventEnvelope, SCHEMA_VERSION } from '../contracts/envelope.js';
 import {
   CONTENT_TYPE_MSGPACK,
+  HDR_ACTION_ID,
   HDR_CONTENT_TYPE,
   HDR_ERROR,
   HDR_MSG_ID,
   HDR_TENANT,
   HDR_TYPE,
   messageHeaders,
-} from '../envelope/headers.js';
-import type { ActionMessage } from '../runtime/outbound.js';
-import type { OutboundMessage } from '../runtime/ports.js';
+} from '../contracts/headers.js';
+import type { OutboundMessage } from '../contracts/ports.js';
+import { encode } from '../envelope/codec.js';
 
-/** The action ID on every connector message, readable in `nats stream view`. */
-export const HDR_ACTION_ID = 'Parley-Action-Id';
-/** On a redriven action: the DLQ sequence it was redriven from. */
-export const HDR_REDRIVE = 'Parley-Redrive';
+export { HDR_ACTION_ID, HDR_REDRIVE } from '../contracts/headers.js';
 
 export type Outcome =
   | { type: 'action.sent'; deliveryId: string; status: string; attempts: number }

@@ -3,9 +3,10 @@
  * metrics and the one log line where an action's fate is decided. The executor decides; this writes. Every
  * message carries an ID derived from the action ID (messages.ts), so writing twice is harmless.
  */
+
+import type { ActionMessage } from '../contracts/action.js';
+import type { Clock, InboundMessage, OutboundMessage, Publisher } from '../contracts/ports.js';
 import type { Logger } from '../obs/logger.js';
-import type { ActionMessage } from '../runtime/outbound.js';
-import type { Clock, InboundMessage, OutboundMessage, Publisher } from '../runtime/ports.js';
 import { dueAt, parseActionSubject } from './action.js';
 import type { ConnectorMetrics } from './connector-metrics.js';
 import { actionDeadLetter, auditRecord, outcomeEvent, undecodableDeadLetter } from './messages.js';

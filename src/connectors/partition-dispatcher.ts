@@ -17,14 +17,18 @@
  *   the stream, and the next owner recreates the consumer from the ack floor (in order).
  * - Drain: stop pulling, let each lane finish the send it is in (bounded), leave the rest unacked.
  */
-import { HDR_RECHECK } from '../envelope/headers.js';
+import { HDR_RECHECK } from '../contracts/headers.js';
+import {
+  type AdmissionGate,
+  type Clock,
+  deliveryGap,
+  type InboundMessage,
+  type LeaseStatus,
+  type PartitionConsumer,
+} from '../contracts/ports.js';
 import { errorMessage } from '../errors/app-error.js';
 import type { Logger } from '../obs/logger.js';
-import { backoffDelay } from '../runtime/backoff.js';
-import type { InFlightGate } from '../runtime/in-flight.js';
-import type { LeaseStatus } from '../runtime/partition-lease.js';
-import { deliveryGap } from '../runtime/partition-worker.js';
-import type { Clock, InboundMessage, PartitionConsumer } from '../runtime/ports.js';
+import { backoffDelay } from '../util/backoff.js';
 import type { Disposition } from './action-executor.js';
 import type { ConnectorMetrics } from './connector-metrics.js';
 import { HDR_REDRIVE } from './messages.js';
@@ -67,7 +71,7 @@ export interface PartitionDispatcherDeps {
   ownership(): LeaseStatus;
   /** Stops the whole partition (its actions consumer ended or failed): it is acquired afresh. */
   fail?(reason: string): void;
-  gate: InFlightGate;
+  gate: AdmissionGate;
   metrics: ConnectorMetrics;
   log: Logger;
   clock: Clock;

@@ -7,7 +7,7 @@
  * Attempts exhausted -> dead-letter with the last error.
  */
 import { AppError, RetryableError, TerminalError } from '../errors/app-error.js';
-import { backoffDelay } from '../runtime/backoff.js';
+import { backoffDelay } from '../util/backoff.js';
 
 export interface RetrySettings {
   maxAttempts: number;

@@ -8,9 +8,9 @@
 import type { Registry } from 'prom-client';
 import { CHANNEL_NAMES, type ChannelName } from '../config/connectors-schema.js';
 import type { ParleyConfig } from '../config/schema.js';
+import type { Clock, Publisher, VersionedStore } from '../contracts/ports.js';
 import { TerminalError } from '../errors/app-error.js';
 import type { Logger } from '../obs/logger.js';
-import type { Clock, Publisher, VersionedStore } from '../runtime/ports.js';
 import { ActionExecutor, type ChannelSettings, type CrashPoint } from './action-executor.js';
 import type { ChannelAdapter } from './channel.js';
 import { createAdapter } from './channels/index.js';

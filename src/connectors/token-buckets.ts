@@ -11,8 +11,9 @@
  * - A throttled caller is told how long to wait (`retryAfterMs`); the caller delays, it never drops.
  * - A provider's own 429 pauses the key locally for its Retry-After (`pause()`).
  */
+
+import type { Clock, VersionedStore } from '../contracts/ports.js';
 import { FencedError } from '../errors/app-error.js';
-import type { Clock, VersionedStore } from '../runtime/ports.js';
 
 /** The stored bucket: tokens available at `at` (ms). Refill is computed, never stored ahead. */
 export interface BucketState {

@@ -19,6 +19,10 @@ export const HDR_ERROR = 'Parley-Error';
  * record before sending (src/connectors/action-executor.ts, "first sight").
  */
 export const HDR_RECHECK = 'Parley-Recheck';
+/** The action ID on every connector message, readable in `nats stream view`. */
+export const HDR_ACTION_ID = 'Parley-Action-Id';
+/** On a redriven action: the DLQ sequence it was redriven from. */
+export const HDR_REDRIVE = 'Parley-Redrive';
 
 export const CONTENT_TYPE_MSGPACK = 'application/msgpack';
 export const CONTENT_TYPE_JSON = 'application/json';

@@ -1,7 +1,9 @@
 /**
- * The interfaces the runtime talks to. Implementations live in src/nats/ (the only code that imports the
- * NATS client); tests of pure pieces can use small in-process ones, integration tests use the real ones.
+ * The interfaces the runtime and the connectors talk to. Implementations live in src/nats/ (the only code
+ * that imports the NATS client); tests of pure pieces can use small in-process ones, integration tests use
+ * the real ones.
  */
+import type { EventEnvelope } from './envelope.js';
 
 /** One message from a partition consumer. */
 export interface InboundMessage {
@@ -108,3 +110,31 @@ export const systemClock: Clock = {
   now: () => Date.now(),
   sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
 };
+
+/** A partition lease as its holder sees it: commit while `owned`, wait while `unsure`, stop once `lost`. */
+export type LeaseStatus = 'owned' | 'unsure' | 'lost';
+
+/** The process-wide bound on delivered-but-unacked messages (src/runtime/in-flight.ts). */
+export interface AdmissionGate {
+  /** Undefined when a slot is free now (taken); else a promise resolved when one is (taken). */
+  acquire(): Promise<void> | undefined;
+  release(n?: number): void;
+}
+
+/**
+ * Why a delivery cannot be processed in order: its consumer sequence is not the next one, so deliveries of
+ * this consumer went to another subscriber. Undefined when in order (or the source has no sequence).
+ */
+export function deliveryGap(last: number, next: number | undefined): string | undefined {
+  if (next === undefined || next === last + 1) return undefined;
+  return `consumer deliveries ${last + 1}-${next - 1} went to another subscriber (a previous owner still pulling)`;
+}
+
+/** An event read back from EVENTS (replay, history). */
+export interface StoredEvent {
+  seq: number;
+  timestampMs: number;
+  event: EventEnvelope;
+  /** Written by the engine itself (timer wake-ups, detector signals): re-derived by a replay, not replayed. */
+  derived: boolean;
+}

@@ -7,9 +7,9 @@
  * bytes cannot overflow the stack of whoever decodes them; too deep is a ValidationError like any bad body.
  */
 import { Packr } from 'msgpackr';
+import { CONTENT_TYPE_JSON, CONTENT_TYPE_MSGPACK } from '../contracts/headers.js';
 import { ValidationError } from '../errors/app-error.js';
 import { LimitsExceededError } from './attribute-limits.js';
-import { CONTENT_TYPE_JSON, CONTENT_TYPE_MSGPACK } from './headers.js';
 import { checkJsonNesting, checkMsgpackNesting, type NestingResult } from './nesting.js';
 
 /**

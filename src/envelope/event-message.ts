@@ -8,11 +8,12 @@
  * recursive decoder), then depth, size, string and key lengths are checked; a violation throws
  * LimitsExceededError naming the field.
  */
+
+import { type EventEnvelope, EventEnvelopeSchema } from '../contracts/envelope.js';
+import { HDR_CONTENT_TYPE, HDR_MSG_ID, HDR_TRACE_ID, messageHeaders } from '../contracts/headers.js';
 import { ValidationError } from '../errors/app-error.js';
 import { type AttributeLimits, checkAttributes, LimitsExceededError } from './attribute-limits.js';
 import { decodeBody, encode } from './codec.js';
-import { type EventEnvelope, EventEnvelopeSchema } from './envelope.js';
-import { HDR_CONTENT_TYPE, HDR_MSG_ID, HDR_TRACE_ID, messageHeaders } from './headers.js';
 
 export interface EventSubject {
   partition: number;

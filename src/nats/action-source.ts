@@ -5,14 +5,13 @@
  * partition-source.ts). Explicit ack, max_ack_pending as the per-partition in-flight bound, max_deliver
  * unlimited (the dispatcher dead-letters after its own limits, with the last error).
  */
+import { connectorsConsumerName, STREAMS } from '../contracts/names.js';
 import type { NatsHandles } from './connection.js';
 import { NatsPartitionSource } from './partition-source.js';
 
-export const ACTIONS_STREAM = 'ACTIONS';
+export const ACTIONS_STREAM = STREAMS.actions;
 
-export function connectorConsumerName(partition: number): string {
-  return `connectors-p${String(partition).padStart(2, '0')}`;
-}
+export const connectorConsumerName = connectorsConsumerName;
 
 export interface ActionSourceOptions {
   ackWaitMs: number;

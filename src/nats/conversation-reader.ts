@@ -7,16 +7,18 @@
  * The trail read scans the conversation's AUDIT records (30 days of retention) to keep the newest `limit`:
  * fine for the hundreds of records a conversation produces, bounded by `maxScan` and a deadline otherwise.
  */
+
 import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
+import { HDR_CONTENT_TYPE } from '../contracts/headers.js';
+import { STREAMS } from '../contracts/names.js';
 import { decodeBody, decodeMsgpack } from '../envelope/codec.js';
-import { HDR_CONTENT_TYPE } from '../envelope/headers.js';
 import { errorMessage, RetryableError } from '../errors/app-error.js';
 import type { ConversationReader, StoredConversation, TrailEntry } from '../http/ports.js';
 import { isStreamNotFound } from './errors.js';
 
-export const AUDIT_STREAM = 'AUDIT';
-export const ACTIONS_STREAM = 'ACTIONS';
+export const AUDIT_STREAM = STREAMS.audit;
+export const ACTIONS_STREAM = STREAMS.actions;
 
 /** An approved action as a trail record: the gate's approval and what was approved. */
 function approvalEntry(record: unknown): unknown {

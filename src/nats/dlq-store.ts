@@ -3,11 +3,13 @@
  * (`dlq.<channel>.<tenant>`, wildcards allowed), one by sequence, delete by sequence. Listing uses direct
  * get with next_by_subj (allow_direct, nats-server 2.9+), so it never creates a consumer.
  */
+
 import type { StoredMsg } from '@nats-io/jetstream';
 import type { DeadLetterStore, StoredDeadLetter } from '../connectors/dead-letters.js';
+import { STREAMS } from '../contracts/names.js';
 import type { NatsHandles } from './connection.js';
 
-export const DLQ_STREAM = 'DLQ';
+export const DLQ_STREAM = STREAMS.dlq;
 
 function toDeadLetter(m: StoredMsg): StoredDeadLetter {
   const headers: Record<string, string> = {};

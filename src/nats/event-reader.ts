@@ -3,10 +3,12 @@
  * optionally one tenant (`evt.*.<tenant>.>`), from a sequence or a time, up to a sequence or a time, and
  * never past the stream's last sequence at the start (so a replay of a live stream ends).
  */
+
 import { DeliverPolicy } from '@nats-io/jetstream';
-import type { EventEnvelope } from '../envelope/envelope.js';
+import type { EventEnvelope } from '../contracts/envelope.js';
+import { HDR_SOURCE_SEQ } from '../contracts/headers.js';
+import type { StoredEvent } from '../contracts/ports.js';
 import { parseEventMessage } from '../envelope/event-message.js';
-import { HDR_SOURCE_SEQ } from '../envelope/headers.js';
 import type { NatsHandles } from './connection.js';
 import { EVENTS_STREAM } from './partition-source.js';
 
@@ -18,13 +20,7 @@ export interface EventRange {
   to?: Bound;
 }
 
-export interface StoredEvent {
-  seq: number;
-  timestampMs: number;
-  event: EventEnvelope;
-  /** Written by the engine itself (timer wake-ups, detector signals): re-derived by a replay, not replayed. */
-  derived: boolean;
-}
+export type { StoredEvent } from '../contracts/ports.js';
 
 export async function* readEvents(h: NatsHandles, range: EventRange): AsyncGenerator<StoredEvent> {
   const info = await h.jsm.streams.info(EVENTS_STREAM);

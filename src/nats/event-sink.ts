@@ -8,8 +8,8 @@
  */
 import { JetStreamApiError, type JetStreamClient } from '@nats-io/jetstream';
 import { headers } from '@nats-io/transport-node';
+import { HDR_MSG_ID } from '../contracts/headers.js';
 import { encodeEvent, eventHeaders, ingestSubject } from '../envelope/event-message.js';
-import { HDR_MSG_ID } from '../envelope/headers.js';
 import { AppError, errorMessage, RetryableError } from '../errors/app-error.js';
 import type { EventSink, PreparedEvent, StoredEvent } from '../http/ports.js';
 import type { ConnectionWatch } from './connection-watch.js';

@@ -3,7 +3,7 @@
  * connectors) hands out, so nothing outside src/nats sees a JsMsg.
  */
 import type { JsMsg } from '@nats-io/jetstream';
-import type { InboundMessage } from '../runtime/ports.js';
+import type { InboundMessage } from '../contracts/ports.js';
 
 export class JsInbound implements InboundMessage {
   readonly #m: JsMsg;

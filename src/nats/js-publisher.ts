@@ -4,7 +4,7 @@
  */
 import type { JetStreamClient } from '@nats-io/jetstream';
 import { headers } from '@nats-io/transport-node';
-import type { OutboundMessage, Publisher, PublishResult } from '../runtime/ports.js';
+import type { OutboundMessage, Publisher, PublishResult } from '../contracts/ports.js';
 
 export class JetStreamPublisher implements Publisher {
   readonly #js: JetStreamClient;

@@ -4,12 +4,14 @@
  * (10 minutes, longer than twice the signature tolerance, so an expired key can only match a request whose
  * timestamp is already refused).
  */
+
 import type { KV } from '@nats-io/kv';
+import { BUCKETS } from '../contracts/names.js';
 import { errorMessage, RetryableError } from '../errors/app-error.js';
 import type { ReplayGuard } from '../http/ports.js';
 import { isWrongLastSequence } from './errors.js';
 
-export const REPLAY_BUCKET = 'parley-replay';
+export const REPLAY_BUCKET = BUCKETS.replay;
 
 const EMPTY = new Uint8Array(0);
 

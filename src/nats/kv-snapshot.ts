@@ -5,7 +5,7 @@
  * that survives reconnects). Values are JSON (or msgpack) objects; anything else is ignored with a warning.
  */
 import type { KV } from '@nats-io/kv';
-import type { SnapshotView } from '../../actors/conversation/gate.js';
+import type { SnapshotView } from '../contracts/conversation/gate.js';
 import { decodeBody } from '../envelope/codec.js';
 import type { Logger } from '../obs/logger.js';
 

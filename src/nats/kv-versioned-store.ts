@@ -5,9 +5,9 @@
  * On nats-server < 2.9.21 CAS is only safe on single-replica buckets: keep these buckets at R1 there.
  */
 import type { KV } from '@nats-io/kv';
+import type { Versioned, VersionedStore } from '../contracts/ports.js';
 import { decodeMsgpack, encode } from '../envelope/codec.js';
 import { FencedError } from '../errors/app-error.js';
-import type { Versioned, VersionedStore } from '../runtime/ports.js';
 import { isWrongLastSequence } from './errors.js';
 
 export class KvVersionedStore<T> implements VersionedStore<T> {

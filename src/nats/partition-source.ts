@@ -7,18 +7,18 @@
  * by the actors' per-conversation sequence check, actions by their execution records. Verified on
  * nats-server 2.9.10.
  */
+
 import { AckPolicy, type ConsumerInfo, type ConsumerMessages, DeliverPolicy } from '@nats-io/jetstream';
 import { nanos } from '@nats-io/transport-node';
-import type { PartitionConsumer, PartitionSource } from '../runtime/ports.js';
+import { actorsConsumerName, STREAMS } from '../contracts/names.js';
+import type { PartitionConsumer, PartitionSource } from '../contracts/ports.js';
 import type { NatsHandles } from './connection.js';
 import { isConsumerNotFound } from './errors.js';
 import { JsInbound } from './js-inbound.js';
 
-export const EVENTS_STREAM = 'EVENTS';
+export const EVENTS_STREAM = STREAMS.events;
 
-export function partitionConsumerName(partition: number): string {
-  return `actors-p${String(partition).padStart(2, '0')}`;
-}
+export const partitionConsumerName = actorsConsumerName;
 
 export interface PartitionSourceOptions {
   /** Stream and naming; default: EVENTS, `actors-pNN`, `evt.<n>.>`. */

@@ -9,8 +9,10 @@
  * allowDestructive. Only fields written in a definition are compared: the server fills in defaults for the rest.
  * Buckets are real KV buckets (created through Kvm, so `nats kv ls` lists them).
  */
+
 import { randomBytes } from 'node:crypto';
 import type { StreamConfig, StreamInfo } from '@nats-io/jetstream';
+import { BUCKETS } from '../contracts/names.js';
 import { ConfigError, type Issue } from '../errors/app-error.js';
 import type { NatsHandles } from './connection.js';
 import {
@@ -22,7 +24,7 @@ import {
 import { isStreamNotFound } from './errors.js';
 import { compareVersions, parseServerVersion } from './server-version.js';
 
-export const DEPLOYMENT_BUCKET = 'parley-deployment';
+export const DEPLOYMENT_BUCKET = BUCKETS.deployment;
 export const PARTITIONS_KEY = 'partitions';
 export const ALLOW_DESTRUCTIVE_FLAG = '--allow-destructive';
 

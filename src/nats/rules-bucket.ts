@@ -3,12 +3,14 @@
  * readable with `nats kv get parley-rules sets.<version>`), `current` points at the active version and is
  * updated with compare-and-set. Workers watch `current` to hot-reload.
  */
+
 import type { KV } from '@nats-io/kv';
+import { BUCKETS } from '../contracts/names.js';
 import { ConfigError } from '../errors/app-error.js';
 import type { CurrentPointer, RuleRepository, StoredRuleSet } from '../rules/repository.js';
 import { isWrongLastSequence } from './errors.js';
 
-export const RULES_BUCKET = 'parley-rules';
+export const RULES_BUCKET = BUCKETS.rules;
 const CURRENT = 'current';
 const SETS = 'sets.';
 

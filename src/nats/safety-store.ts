@@ -4,12 +4,11 @@
  * and parley-consent as JSON KV entries, events published to the ingest subject with their id as
  * Nats-Msg-Id, and operator records on `audit.operator.<tenant>.<conversation>`.
  */
+
 import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
 import { headers } from '@nats-io/transport-node';
-import { decodeBody, encode } from '../envelope/codec.js';
-import { SCHEMA_VERSION } from '../envelope/envelope.js';
-import { eventHeaders, ingestSubject } from '../envelope/event-message.js';
+import { SCHEMA_VERSION } from '../contracts/envelope.js';
 import {
   CONTENT_TYPE_MSGPACK,
   HDR_CONTENT_TYPE,
@@ -17,14 +16,17 @@ import {
   HDR_MSG_ID,
   HDR_TENANT,
   HDR_TYPE,
-} from '../envelope/headers.js';
+} from '../contracts/headers.js';
+import { STREAMS } from '../contracts/names.js';
+import { decodeBody, encode } from '../envelope/codec.js';
+import { eventHeaders, ingestSubject } from '../envelope/event-message.js';
 import type { EscalationMessage, SafetyStore } from '../ops/safety-ops.js';
 import { CONSENT_BUCKET } from '../safety/consent.js';
 import { CONTROL_BUCKET } from '../safety/control.js';
 import type { NatsHandles } from './connection.js';
 import { isStreamNotFound } from './errors.js';
 
-export const ESCALATIONS_STREAM = 'ESCALATIONS';
+export const ESCALATIONS_STREAM = STREAMS.escalations;
 
 function asObject(v: unknown): Record<string, unknown> | undefined {
   return v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;

@@ -4,13 +4,15 @@
  * partition reads the last value of every key under `p<n>.>` with an ordered consumer (one filter subject:
  * works on nats-server 2.9). Deleted keys are skipped.
  */
+
 import { DeliverPolicy } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
+import { BUCKETS } from '../contracts/names.js';
 import type { TimerIndex } from '../runtime/timer-wheel.js';
 import type { NatsHandles } from './connection.js';
 import { kvStreamName } from './provision.js';
 
-export const TIMERS_BUCKET = 'parley-timers';
+export const TIMERS_BUCKET = BUCKETS.timers;
 
 export function timerKey(partition: number, key: string): string {
   return `p${partition}.${key}`;

@@ -2,7 +2,7 @@
  * Action specs compiled once: variables to renderers, delays to ms. Shared by trigger rules and journey
  * action steps. `render` produces the ActionEffect for one evaluation document.
  */
-import type { ActionEffect, DecisionMeta } from '../../actors/effects.js';
+import type { ActionEffect, DecisionMeta } from '../contracts/effects.js';
 import { compileTemplate, type Render, TemplateError } from './interpolate.js';
 import { type ActionSpec, durationMs } from './schema.js';
 

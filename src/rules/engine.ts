@@ -12,17 +12,18 @@
  *   7. the earliest timer becomes the conversation's wake-up (written lazily: only when it moves earlier).
  * Proposed actions go through the safety gate in the actor; emits, audits and the wake-up do not.
  */
-import type { AutomationState, JourneyRun, Profile, Timer } from '../../actors/conversation/automation.js';
-import type { Evaluation, EvaluationContext } from '../../actors/conversation/conversation-actor.js';
-import type { ConversationState } from '../../actors/conversation/state.js';
-import type { ActionEffect, DecisionMeta, Effect } from '../../actors/effects.js';
-import type { EventEnvelope } from '../envelope/envelope.js';
+import type { AutomationState, JourneyRun, Profile, Timer } from '../contracts/conversation/automation.js';
+import type { Evaluation, EvaluationContext } from '../contracts/conversation/decider.js';
+import type { ConversationState } from '../contracts/conversation/state.js';
+import type { ActionEffect, DecisionMeta, Effect } from '../contracts/effects.js';
+import type { EventEnvelope } from '../contracts/envelope.js';
+import { WAKE_EVENT_TYPE } from '../contracts/event-types.js';
 import { type CompiledAction, renderAction } from './actions.js';
 import type { CompiledJourney } from './journey.js';
 import { applyProfileAndDetectors, inactivitySignal, insertTimer } from './profile.js';
 import type { CompiledRule, RuleSet } from './rule-set.js';
 
-export const WAKE_TYPE = 'timer.wake';
+export const WAKE_TYPE = WAKE_EVENT_TYPE;
 export const ADMIN_TRIGGER_TYPE = 'admin.trigger';
 const MAX_STEPS_PER_EVENT = 1000;
 const EMPTY: Profile = Object.freeze({}) as Profile;

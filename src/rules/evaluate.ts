@@ -7,9 +7,9 @@
  * stopped (`blocked`: each action with the guard that blocked or held it).
  */
 import { z } from 'zod';
-import type { SafetyGate } from '../../actors/conversation/gate.js';
-import type { ConversationState } from '../../actors/conversation/state.js';
-import { EventTypeSchema, SCHEMA_VERSION, TokenSchema } from '../envelope/envelope.js';
+import type { SafetyGate } from '../contracts/conversation/gate.js';
+import type { ConversationState } from '../contracts/conversation/state.js';
+import { EventTypeSchema, SCHEMA_VERSION, TokenSchema } from '../contracts/envelope.js';
 import type { RuleSet } from './rule-set.js';
 import { Simulator } from './simulator.js';
 

@@ -4,9 +4,15 @@
  * and the detector signals emitted back into EVENTS: inactivity (a durable timer reset by inbound messages),
  * spend change (every purchase; milestones crossed), failed conversion attempts (N within a window).
  */
-import type { AutomationState, Profile, Timer } from '../../actors/conversation/automation.js';
-import type { EmitEffect } from '../../actors/effects.js';
-import type { EventEnvelope } from '../envelope/envelope.js';
+import type { AutomationState, Profile, Timer } from '../contracts/conversation/automation.js';
+import type { EmitEffect } from '../contracts/effects.js';
+import type { EventEnvelope } from '../contracts/envelope.js';
+import {
+  ACTION_FAILED,
+  SIGNAL_CONVERSION_FAILED,
+  SIGNAL_INACTIVE,
+  SIGNAL_SPEND,
+} from '../contracts/event-types.js';
 import { resolvePointer } from './filter.js';
 import type { CompiledDetectors } from './rule-set.js';
 
@@ -17,13 +23,11 @@ export const INBOUND_TYPES: ReadonlySet<string> = new Set(['message.received']);
  * approves them (actors/conversation/conversation-actor.ts); a failed one is taken back on `action.failed`.
  */
 export const OUTBOUND_TYPES: ReadonlySet<string> = new Set(['message.sent']);
-export const ACTION_FAILED = 'action.failed';
+
 export const DEFAULT_PURCHASE_TYPES: ReadonlySet<string> = new Set(['purchase.completed']);
 const DEFAULT_AMOUNT = ['event', 'attributes', 'amount'];
 
-export const SIGNAL_INACTIVE = 'detector.inactive';
-export const SIGNAL_SPEND = 'detector.spend_changed';
-export const SIGNAL_CONVERSION_FAILED = 'detector.conversion_failed';
+export { SIGNAL_CONVERSION_FAILED, SIGNAL_INACTIVE, SIGNAL_SPEND } from '../contracts/event-types.js';
 
 /** Counters the engine owns; `profile.updated` cannot set them. */
 export const DERIVED = new Set([

@@ -6,7 +6,7 @@
  * not replayed but re-derived by the simulation, so a rule set with other timers or detectors is judged on
  * its own.
  */
-import type { StoredEvent } from '../nats/event-reader.js';
+import type { StoredEvent } from '../contracts/ports.js';
 import type { RuleSet } from './rule-set.js';
 import { type SimDecision, Simulator } from './simulator.js';
 

@@ -5,10 +5,10 @@
  * stored version stay available so runs in flight finish on their own version. A version that fails to
  * load is logged and the running one kept: a bad push never stops a worker.
  */
-import type { Decider, Evaluation, EvaluationContext } from '../../actors/conversation/conversation-actor.js';
-import type { ConversationState } from '../../actors/conversation/state.js';
-import type { ActionEffect } from '../../actors/effects.js';
-import type { EventEnvelope } from '../envelope/envelope.js';
+import type { Decider, Evaluation, EvaluationContext } from '../contracts/conversation/decider.js';
+import type { ConversationState } from '../contracts/conversation/state.js';
+import type { ActionEffect } from '../contracts/effects.js';
+import type { EventEnvelope } from '../contracts/envelope.js';
 import { errorMessage } from '../errors/app-error.js';
 import type { Logger } from '../obs/logger.js';
 import { type CurrentPointer, loadStoredRuleSet, type RuleRepository } from './repository.js';

@@ -7,8 +7,8 @@
  * schedule and tenant is recorded so a restart does not repeat it.
  */
 import { Cron } from 'croner';
-import type { ConversationState } from '../../actors/conversation/state.js';
-import { type EventEnvelope, SCHEMA_VERSION } from '../envelope/envelope.js';
+import type { ConversationState } from '../contracts/conversation/state.js';
+import { type EventEnvelope, SCHEMA_VERSION } from '../contracts/envelope.js';
 import type { Logger } from '../obs/logger.js';
 import type { RuleSet } from './rule-set.js';
 import { durationMs } from './schema.js';

@@ -5,7 +5,7 @@
  * scripts/render-rule-schema.ts; a unit test fails when it drifts.
  */
 import { z } from 'zod';
-import { EventTypeSchema, TokenSchema } from '../envelope/envelope.js';
+import { EventTypeSchema, TokenSchema } from '../contracts/envelope.js';
 import { FilterSchema, POINTER_PATTERN } from './filter.js';
 
 export const DURATION_PATTERN = /^\d+(ms|s|m|h|d|w)$/;

@@ -8,12 +8,13 @@
  * Sequence numbers are the simulator's own (1, 2, 3, ... in application order), so the same input always
  * gives the same decisions, ids and report.
  */
-import { conversationActor } from '../../actors/conversation/conversation-actor.js';
-import { passThroughGate, type SafetyGate } from '../../actors/conversation/gate.js';
-import type { ConversationState } from '../../actors/conversation/state.js';
-import type { ActionEffect, AuditEffect, EmitEffect } from '../../actors/effects.js';
-import { type EventEnvelope, SCHEMA_VERSION } from '../envelope/envelope.js';
+
+import { passThroughGate, type SafetyGate } from '../contracts/conversation/gate.js';
+import type { ConversationState } from '../contracts/conversation/state.js';
+import type { ActionEffect, AuditEffect, EmitEffect } from '../contracts/effects.js';
+import { type EventEnvelope, SCHEMA_VERSION } from '../contracts/envelope.js';
 import { type ActionRecord, AUDIT_KIND } from '../safety/gate-review.js';
+import { conversationActor } from './conversation-actor.js';
 import { WAKE_TYPE } from './engine.js';
 import type { RuleSet } from './rule-set.js';
 

@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { z } from 'zod';
 import { parseYamlSource, zodIssues } from '../config/yaml-source.js';
-import { EventTypeSchema, SCHEMA_VERSION, TokenSchema } from '../envelope/envelope.js';
+import { EventTypeSchema, SCHEMA_VERSION, TokenSchema } from '../contracts/envelope.js';
 import { ConfigError } from '../errors/app-error.js';
 import type { RuleSet } from './rule-set.js';
 import { DurationSchema, durationMs } from './schema.js';

@@ -5,7 +5,7 @@
  * actions or (re)starts the journey, and the request itself is recorded in AUDIT as an operator action.
  */
 import { z } from 'zod';
-import { type EventEnvelope, SCHEMA_VERSION, TokenSchema } from '../envelope/envelope.js';
+import { type EventEnvelope, SCHEMA_VERSION, TokenSchema } from '../contracts/envelope.js';
 import { ValidationError } from '../errors/app-error.js';
 import { ADMIN_TRIGGER_TYPE } from './engine.js';
 import type { RuleSet } from './rule-set.js';

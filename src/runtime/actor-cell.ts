@@ -17,28 +17,35 @@
  * allowed to fail later where it would stop the partition. A conversation whose subject tokens cannot be a
  * state key (non-ASCII) is dead-lettered message by message without touching state.
  */
-import type { ActorKind, TransitionContext } from '../../actors/kind.js';
+
 import {
   DEFAULT_RECENT_IDS_LIMITS,
   RecentIds,
   type RecentIdsLimits,
   recentIdKey,
 } from '../../actors/recent-ids.js';
+import type { ActorKind, TransitionContext } from '../contracts/actor-kind.js';
+import { type EventEnvelope, TOKEN_PATTERN } from '../contracts/envelope.js';
+import type {
+  Clock,
+  InboundMessage,
+  OutboundMessage,
+  Publisher,
+  VersionedStore,
+} from '../contracts/ports.js';
 import {
   type AttributeLimits,
   DEFAULT_ATTRIBUTE_LIMITS,
   LimitsExceededError,
 } from '../envelope/attribute-limits.js';
-import { type EventEnvelope, TOKEN_PATTERN } from '../envelope/envelope.js';
 import { parseEventMessage } from '../envelope/event-message.js';
 import { errorMessage, FencedError } from '../errors/app-error.js';
 import type { Logger } from '../obs/logger.js';
 import type { RuntimeMetrics } from '../obs/metrics.js';
-import { backoffDelay } from './backoff.js';
+import { backoffDelay } from '../util/backoff.js';
 import type { InFlightGate } from './in-flight.js';
 import { deadLetter, effectToMessage, markRecheck } from './outbound.js';
 import type { LeaseStatus } from './partition-lease.js';
-import type { Clock, InboundMessage, OutboundMessage, Publisher, VersionedStore } from './ports.js';
 
 /** What is stored per conversation: the actor's state and the last stream sequence applied to it. */
 export interface StoredState<S> {

@@ -3,9 +3,9 @@
  * on every touch). Passivation drops idle actors: their state is already in KV after every batch, so
  * dropping one only costs a KV read when its conversation speaks again. Bounded by maxActors.
  */
-import type { TransitionContext } from '../../actors/kind.js';
+import type { TransitionContext } from '../contracts/actor-kind.js';
+import type { Clock } from '../contracts/ports.js';
 import type { ActorCell } from './actor-cell.js';
-import type { Clock } from './ports.js';
 
 export interface ActorRegistryOptions {
   maxActors: number;

@@ -5,8 +5,16 @@
  * members, moving when one joins, leaves or dies) or static (`--partitions`: pinned, taken over from any
  * holder). A PartitionWorker is used once: every acquisition of a partition gets a fresh one.
  */
-import type { ActorKind, TransitionContext } from '../../actors/kind.js';
-import type { EventEnvelope } from '../envelope/envelope.js';
+import type { ActorKind, TransitionContext } from '../contracts/actor-kind.js';
+import type { EventEnvelope } from '../contracts/envelope.js';
+import type {
+  Clock,
+  PartitionSource,
+  PartitionStageFactory,
+  Publisher,
+  Versioned,
+  VersionedStore,
+} from '../contracts/ports.js';
 import type { Logger } from '../obs/logger.js';
 import type { RuntimeMetrics } from '../obs/metrics.js';
 import type { ActorSettings, StoredState } from './actor-cell.js';
@@ -15,14 +23,6 @@ import { InFlightGate } from './in-flight.js';
 import { type BalancerView, type Membership, PartitionBalancer } from './partition-balancer.js';
 import type { LeaseRecord } from './partition-lease.js';
 import { type PartitionState, PartitionWorker } from './partition-worker.js';
-import type {
-  Clock,
-  PartitionSource,
-  PartitionStageFactory,
-  Publisher,
-  Versioned,
-  VersionedStore,
-} from './ports.js';
 import type { TimerWheel } from './timer-wheel.js';
 
 export interface ActorWorkerOptions<S, C extends TransitionContext> {

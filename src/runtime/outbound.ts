@@ -3,10 +3,11 @@
  * actor emits: `<tenant>.<conversation>.<source seq>.<effect index>` — the same on every redelivery or
  * replay of the source event, so a republish lands in the stream's duplicate window.
  */
-import type { DecisionMeta, Effect } from '../../actors/effects.js';
-import { encode } from '../envelope/codec.js';
-import { type EventEnvelope, SCHEMA_VERSION } from '../envelope/envelope.js';
-import { parseEventSubject } from '../envelope/event-message.js';
+
+import { type ActionMessage, actionId, actionSubject } from '../contracts/action.js';
+import type { Effect } from '../contracts/effects.js';
+import { type EventEnvelope, SCHEMA_VERSION } from '../contracts/envelope.js';
+import { WAKE_EVENT_TYPE } from '../contracts/event-types.js';
 import {
   CONTENT_TYPE_JSON,
   CONTENT_TYPE_MSGPACK,
@@ -21,30 +22,21 @@ import {
   HDR_TRACE_ID,
   HDR_TYPE,
   messageHeaders,
-} from '../envelope/headers.js';
-import type { InboundMessage, OutboundMessage } from './ports.js';
+} from '../contracts/headers.js';
+import type { InboundMessage, OutboundMessage } from '../contracts/ports.js';
+import { encode } from '../envelope/codec.js';
+import { parseEventSubject } from '../envelope/event-message.js';
 
 export function effectId(
   event: Pick<EventEnvelope, 'tenant' | 'conversation'>,
   seq: number,
   index: number,
 ): string {
-  return `${event.tenant}.${event.conversation}.${seq}.${index}`;
+  return actionId(event.tenant, event.conversation, seq, index);
 }
 
-/**
- * ACTIONS is partitioned like EVENTS: `act.<partition>.<channel>.<tenant>.<conversation>`, where the
- * partition is the source event's (the server's partition function of tenant + conversation), so the
- * process that owns a partition's events also owns its sends (one lease, one order).
- */
-export function actionSubject(
-  partition: number,
-  channel: string,
-  tenant: string,
-  conversation: string,
-): string {
-  return `act.${partition}.${channel}.${tenant}.${conversation}`;
-}
+export type { ActionMessage } from '../contracts/action.js';
+export { actionSubject } from '../contracts/action.js';
 
 function headersFor(
   id: string,
@@ -53,29 +45,6 @@ function headersFor(
   seq: number,
 ): Record<string, string> {
   return messageHeaders(id, type, event, { [HDR_SOURCE_SEQ]: String(seq) });
-}
-
-/** The body of an action on ACTIONS: everything a connector needs, nothing it must look up. */
-export interface ActionMessage {
-  schema: number;
-  id: string;
-  type: 'action';
-  tenant: string;
-  conversation: string;
-  channel: string;
-  rule: string;
-  template: string;
-  variables: Record<string, unknown>;
-  delayMs?: number;
-  /** Rule set version, A/B variant and journey step behind the action. */
-  decision?: DecisionMeta;
-  /** Publish the `action.sent` outcome into EVENTS (something in the rule set consumes it). */
-  reportSent?: boolean;
-  /** The safety gate's approval (stage, classifiers, guards, rules version): ACTIONS is the approvals' audit. */
-  approval?: Record<string, unknown>;
-  event: { id: string; type: string; attributes: Record<string, unknown>; seq: number };
-  decidedAt: string;
-  traceId?: string;
 }
 
 export function effectToMessage(
@@ -193,7 +162,7 @@ export function markRecheck(messages: readonly OutboundMessage[]): void {
 }
 
 /** The event type of a timer wake-up; the conversation actor fires its due timers on it. */
-export const WAKE_EVENT_TYPE = 'timer.wake';
+export { WAKE_EVENT_TYPE } from '../contracts/event-types.js';
 
 /**
  * The wake-up event for a conversation whose timer index entry is due. Its ID is derived from the

@@ -20,12 +20,13 @@
  * without renewal, when its holder's commit window (ttl/2 after its last renewal) has closed. A fenced
  * partition is dropped from this process's set and may be taken again later when it is free.
  */
+
+import type { Clock, Versioned, VersionedStore } from '../contracts/ports.js';
 import { FencedError } from '../errors/app-error.js';
 import type { Logger } from '../obs/logger.js';
 import type { LeaseRecord } from './partition-lease.js';
 import { leaseKey } from './partition-lease.js';
 import { formatPartitionSet } from './partition-set.js';
-import type { Clock, Versioned, VersionedStore } from './ports.js';
 
 export const MEMBERS_KEY = 'members';
 

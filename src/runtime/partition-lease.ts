@@ -10,9 +10,10 @@
  *   - a renewal that loses the CAS means someone took the lease: the holder stops at once.
  * State writes are CAS-protected too, so a holder that is wrong about its lease still cannot double-apply.
  */
+
+import type { Clock, LeaseStatus, Versioned, VersionedStore } from '../contracts/ports.js';
 import { FencedError } from '../errors/app-error.js';
 import type { Logger } from '../obs/logger.js';
-import type { Clock, Versioned, VersionedStore } from './ports.js';
 
 /** The lease was taken by another process between our look and our write (dynamic ownership). */
 export class LeaseTakenError extends FencedError {
@@ -39,7 +40,7 @@ export interface PartitionLeaseOptions {
   onLost: (reason: string) => void;
 }
 
-export type LeaseStatus = 'owned' | 'unsure' | 'lost';
+export type { LeaseStatus } from '../contracts/ports.js';
 
 export function leaseKey(partition: number): string {
   return `partitions.${partition}`;

@@ -6,8 +6,20 @@
  * starting/running/draining when another owner appears (lease lost or a state CAS conflict). A fenced
  * partition acks nothing more: its unacked messages are redelivered to the real owner.
  */
-import type { ActorKind, TransitionContext } from '../../actors/kind.js';
-import type { EventEnvelope } from '../envelope/envelope.js';
+import type { ActorKind, TransitionContext } from '../contracts/actor-kind.js';
+import type { EventEnvelope } from '../contracts/envelope.js';
+import type {
+  Clock,
+  InboundMessage,
+  PartitionConsumer,
+  PartitionSource,
+  PartitionStage,
+  PartitionStageFactory,
+  Publisher,
+  Versioned,
+  VersionedStore,
+} from '../contracts/ports.js';
+import { deliveryGap } from '../contracts/ports.js';
 import { parseEventSubject } from '../envelope/event-message.js';
 import { errorMessage, FencedError } from '../errors/app-error.js';
 import type { Logger } from '../obs/logger.js';
@@ -22,27 +34,9 @@ import {
 import type { ActorRegistry } from './actor-registry.js';
 import type { InFlightGate } from './in-flight.js';
 import { type LeaseRecord, type LeaseStatus, LeaseTakenError, PartitionLease } from './partition-lease.js';
-import type {
-  Clock,
-  InboundMessage,
-  PartitionConsumer,
-  PartitionSource,
-  PartitionStage,
-  PartitionStageFactory,
-  Publisher,
-  Versioned,
-  VersionedStore,
-} from './ports.js';
 import type { TimerWheel } from './timer-wheel.js';
 
-/**
- * Why a delivery cannot be processed in order: its consumer sequence is not the next one, so deliveries of
- * this consumer went to another subscriber. Undefined when in order (or the source has no sequence).
- */
-export function deliveryGap(last: number, next: number | undefined): string | undefined {
-  if (next === undefined || next === last + 1) return undefined;
-  return `consumer deliveries ${last + 1}-${next - 1} went to another subscriber (a previous owner still pulling)`;
-}
+export { deliveryGap } from '../contracts/ports.js';
 
 export type PartitionState = 'idle' | 'starting' | 'running' | 'draining' | 'stopped' | 'fenced';
 

@@ -13,11 +13,12 @@
  *     them for the next owner);
  *   - a failed publish is retried with backoff, never dropped.
  */
+
+import type { Clock, Publisher } from '../contracts/ports.js';
 import type { Logger } from '../obs/logger.js';
+import { backoffDelay } from '../util/backoff.js';
 import type { WakeScheduler } from './actor-cell.js';
-import { backoffDelay } from './backoff.js';
 import { wakeMessage } from './outbound.js';
-import type { Clock, Publisher } from './ports.js';
 
 /** The durable index of wake-ups (implemented over KV in src/nats/timer-index.ts). */
 export interface TimerIndex {

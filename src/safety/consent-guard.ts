@@ -3,8 +3,8 @@
  * in order) or the parley-consent record (snapshot) says DND for the action's channel. Either suffices: a
  * record set out of band is honoured, and the actor's own knowledge needs no round trip through KV.
  */
-import type { SnapshotView } from '../../actors/conversation/gate.js';
-import type { ConsentState } from '../../actors/conversation/safety-state.js';
+import type { SnapshotView } from '../contracts/conversation/gate.js';
+import type { ConsentState } from '../contracts/conversation/safety-state.js';
 import { consentKey, isDnd } from './consent.js';
 import { allow, type GuardVerdict } from './verdict.js';
 

@@ -3,9 +3,11 @@
  * the conversation's actor from its own ordered events (an opt-out message, or a `admin.consent.updated` event an
  * operator publishes through `parley consent set`), and read through a watch by the gate and the pre-send gate.
  */
-import { z } from 'zod';
 
-export const CONSENT_BUCKET = 'parley-consent';
+import { z } from 'zod';
+import { BUCKETS } from '../contracts/names.js';
+
+export const CONSENT_BUCKET = BUCKETS.consent;
 /** An operator's consent change; under `admin.`, which the ingest API refuses from tenants. */
 export const CONSENT_EVENT_TYPE = 'admin.consent.updated';
 

@@ -9,11 +9,13 @@
  * `pause` holds sends (re-checked at send time until resume); `kill` drops them (compliance-blocked).
  * Escalation holds live in the same bucket under escalation.<t>.<c>, written by the conversation's actor.
  */
+
 import { z } from 'zod';
-import { TOKEN_PATTERN } from '../envelope/envelope.js';
+import { TOKEN_PATTERN } from '../contracts/envelope.js';
+import { BUCKETS } from '../contracts/names.js';
 import { ValidationError } from '../errors/app-error.js';
 
-export const CONTROL_BUCKET = 'parley-control';
+export const CONTROL_BUCKET = BUCKETS.control;
 
 export const SwitchRecordSchema = z
   .object({

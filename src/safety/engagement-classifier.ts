@@ -3,7 +3,7 @@
  * message), `engaged` (replied recently), `dormant` (no inbound message within `dormantAfterMs`). Recorded in
  * the decision path; it never blocks on its own.
  */
-import type { ConversationState } from '../../actors/conversation/state.js';
+import type { ConversationState } from '../contracts/conversation/state.js';
 import type { ClassifierVerdict } from './verdict.js';
 
 export interface EngagementInput {

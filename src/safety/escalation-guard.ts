@@ -4,8 +4,8 @@
  * resolution itself and passes.
  */
 
-import type { SafetyState } from '../../actors/conversation/safety-state.js';
-import type { ActionEffect } from '../../actors/effects.js';
+import type { SafetyState } from '../contracts/conversation/safety-state.js';
+import type { ActionEffect } from '../contracts/effects.js';
 import { allow, type GuardVerdict } from './verdict.js';
 
 export const OPERATOR_RULE = 'operator';

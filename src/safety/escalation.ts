@@ -4,7 +4,7 @@
  * it reaches the conversation's actor in order with everything else.
  */
 import { z } from 'zod';
-import type { EscalationPriority } from '../../actors/conversation/safety-state.js';
+import type { EscalationPriority } from '../contracts/conversation/safety-state.js';
 import type { ClassifierVerdict } from './verdict.js';
 
 /** Operator events live under `admin.`, a prefix the ingest API refuses from tenants. */

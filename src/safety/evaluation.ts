@@ -4,10 +4,10 @@
  * the confusion matrix, the benign false-positive rate and the misses. Pure: the caller supplies the
  * predictor, so the same scoring runs over today's gate, an older one, or a hosted model.
  */
-import type { GateInput, SafetyGate, SnapshotView } from '../../actors/conversation/gate.js';
-import { initialConversationState } from '../../actors/conversation/state.js';
-import type { ActionEffect, Effect } from '../../actors/effects.js';
-import type { EventEnvelope } from '../envelope/envelope.js';
+import type { GateInput, SafetyGate, SnapshotView } from '../contracts/conversation/gate.js';
+import { initialConversationState } from '../contracts/conversation/state.js';
+import type { ActionEffect, Effect } from '../contracts/effects.js';
+import type { EventEnvelope } from '../contracts/envelope.js';
 
 export const CORPUS_LABELS = ['crisis', 'opt-out', 'abuse', 'revenue-objection', 'benign'] as const;
 export type CorpusLabel = (typeof CORPUS_LABELS)[number];

@@ -3,7 +3,7 @@
  * times the conversation's state keeps (`safety.sends`). Applies only where configured. The tenant-wide
  * daily cap needs a count shared by every process and is enforced at send time (tenant-daily-cap.ts).
  */
-import type { ActionEffect } from '../../actors/effects.js';
+import type { ActionEffect } from '../contracts/effects.js';
 import { allow, type GuardVerdict } from './verdict.js';
 
 const GUARD = 'frequency-cap';

@@ -3,9 +3,9 @@
  * per-action decision records) and the one place an action's guard verdicts become a decision: blocked,
  * held, deferred or sent. Thrown away after the event; see safety-gate.ts for the order of things.
  */
-import type { GateInput } from '../../actors/conversation/gate.js';
-import type { HeldAction, SafetyState } from '../../actors/conversation/safety-state.js';
-import type { ActionEffect, Effect } from '../../actors/effects.js';
+import type { GateInput } from '../contracts/conversation/gate.js';
+import type { HeldAction, SafetyState } from '../contracts/conversation/safety-state.js';
+import type { ActionEffect, Effect } from '../contracts/effects.js';
 import { CONSENT_BUCKET, consentKey, isDnd } from './consent.js';
 import { OPERATOR_RULE } from './escalation-guard.js';
 import { recordSend } from './frequency-cap-guard.js';

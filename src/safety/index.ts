@@ -4,11 +4,11 @@
  * (escalate, hold, DND, audit); the pre-send gate (pre-send-gate.ts) re-runs the guards that can change
  * after the decision.
  */
-import type { SafetySwitches } from '../../actors/conversation/gate.js';
-import type { SafetyState } from '../../actors/conversation/safety-state.js';
-import type { ConversationState } from '../../actors/conversation/state.js';
-import type { ActionEffect } from '../../actors/effects.js';
-import type { EventEnvelope } from '../envelope/envelope.js';
+import type { SafetySwitches } from '../contracts/conversation/gate.js';
+import type { SafetyState } from '../contracts/conversation/safety-state.js';
+import type { ConversationState } from '../contracts/conversation/state.js';
+import type { ActionEffect } from '../contracts/effects.js';
+import type { EventEnvelope } from '../contracts/envelope.js';
 import { consentGuard } from './consent-guard.js';
 import { escalationGuard, OPERATOR_RULE } from './escalation-guard.js';
 import { frequencyCapGuard } from './frequency-cap-guard.js';

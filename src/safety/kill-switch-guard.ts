@@ -3,7 +3,7 @@
  * a watched snapshot). `kill` blocks; `pause` defers: the action goes to ACTIONS and the pre-send gate holds
  * it until resume. Used by the gate and again by the pre-send gate.
  */
-import type { SnapshotView } from '../../actors/conversation/gate.js';
+import type { SnapshotView } from '../contracts/conversation/gate.js';
 import { switchKeys } from './control.js';
 import { allow, type GuardVerdict } from './verdict.js';
 

@@ -1,5 +1,5 @@
 /** Where a fan's words are in an event: the first non-empty string among the configured attributes. */
-import type { EventEnvelope } from '../envelope/envelope.js';
+import type { EventEnvelope } from '../contracts/envelope.js';
 
 export function messageText(
   event: Pick<EventEnvelope, 'attributes'>,

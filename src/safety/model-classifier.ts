@@ -4,7 +4,7 @@
  * or an error becomes `{ status: 'error' }`, which the gate turns into an escalation (fail closed: the
  * conversation is never sent to blind). What the model says is only ever one more classifier verdict.
  */
-import type { EventEnvelope } from '../envelope/envelope.js';
+import type { EventEnvelope } from '../contracts/envelope.js';
 import { errorMessage } from '../errors/app-error.js';
 import { messageText } from './message-text.js';
 import type { ClassifierVerdict } from './verdict.js';

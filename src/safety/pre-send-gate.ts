@@ -8,10 +8,11 @@
  * (5% of its age, at most 5 minutes), so a long pause does not exhaust the runner's delivery budget; one
  * older than `maxHoldMs` is dropped rather than sent late.
  */
-import type { SafetySwitches } from '../../actors/conversation/gate.js';
-import type { GateVerdict, PreSendGate } from '../connectors/pre-send-gate.js';
-import type { ActionMessage } from '../runtime/outbound.js';
-import type { Clock } from '../runtime/ports.js';
+
+import type { ActionMessage } from '../contracts/action.js';
+import type { SafetySwitches } from '../contracts/conversation/gate.js';
+import type { Clock } from '../contracts/ports.js';
+import type { GateVerdict, PreSendGate } from '../contracts/pre-send-gate.js';
 import { consentGuard } from './consent-guard.js';
 import { type HoldRecord, holdKey } from './control.js';
 import { OPERATOR_RULE } from './escalation-guard.js';

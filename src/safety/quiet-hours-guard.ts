@@ -3,8 +3,9 @@
  * send time falls inside them is deferred to the end of the window (`delayMs`) or dropped, per rule. Applies
  * only where configured (tenant default or rule override).
  */
-import type { ActionEffect } from '../../actors/effects.js';
+
 import type { QuietHours } from '../config/safety-schema.js';
+import type { ActionEffect } from '../contracts/effects.js';
 import { type LocalTime, parseHhMm } from './local-time.js';
 import { allow, type GuardVerdict } from './verdict.js';
 

@@ -14,9 +14,9 @@
  *   5. one AUDIT record per outcome (sent, compliance-blocked, deferred, held, escalated, ...), with the event,
  *      the rule set version, every classifier label and every guard verdict. No message text: labels only.
  */
-import type { GateInput, GateResult, SafetyGate } from '../../actors/conversation/gate.js';
-import type { OpenEscalation } from '../../actors/conversation/safety-state.js';
-import type { ActionEffect } from '../../actors/effects.js';
+import type { GateInput, GateResult, SafetyGate } from '../contracts/conversation/gate.js';
+import type { OpenEscalation } from '../contracts/conversation/safety-state.js';
+import type { ActionEffect } from '../contracts/effects.js';
 import { CONSENT_EVENT_TYPE } from './consent.js';
 import { CONTROL_BUCKET, type HoldRecord, holdKey } from './control.js';
 import { classifyEngagement } from './engagement-classifier.js';

@@ -8,7 +8,7 @@
  * lexicons did not (a crisis said in words no lexicon has), never enrolls DND, never answers with a bridge,
  * and its "nothing here" lowers nothing. Missing or failing, it is simply absent: the lexicons still decide.
  */
-import type { EventEnvelope } from '../envelope/envelope.js';
+import type { EventEnvelope } from '../contracts/envelope.js';
 import { messageText } from './message-text.js';
 import { normalizeText } from './normalize.js';
 import MODEL from './second-opinion-model.json' with { type: 'json' };

@@ -5,8 +5,9 @@
  * use are lost at the end of the day or process, never re-issued, so the cap is never exceeded. An action
  * takes one unit once (redeliveries of the same action reuse it). The day is the tenant's calendar day.
  */
+
+import type { VersionedStore } from '../contracts/ports.js';
 import { FencedError } from '../errors/app-error.js';
-import type { VersionedStore } from '../runtime/ports.js';
 
 export interface CapCounter {
   day: string;

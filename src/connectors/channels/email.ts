@@ -8,8 +8,8 @@
  */
 import nodemailer, { type Transporter } from 'nodemailer';
 import type { EmailChannelConfig } from '../../config/connectors-schema.js';
+import type { ActionMessage } from '../../contracts/action.js';
 import { RetryableError, TerminalError } from '../../errors/app-error.js';
-import type { ActionMessage } from '../../runtime/outbound.js';
 import type { ChannelAdapter, DeliveryEnvelope, SendContext, SendResult } from '../channel.js';
 
 const ADDRESS = /^[^\s@<>]+@[^\s@<>]+\.[^\s@<>]+$/;

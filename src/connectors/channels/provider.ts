@@ -7,7 +7,7 @@
  * own small body/path function here.
  */
 import type { ProviderChannelConfig } from '../../config/connectors-schema.js';
-import type { ActionMessage } from '../../runtime/outbound.js';
+import type { ActionMessage } from '../../contracts/action.js';
 import type {
   ChannelAdapter,
   DeliveryEnvelope,

@@ -10,7 +10,7 @@
  */
 import { createHmac } from 'node:crypto';
 import type { WebhookChannelConfig } from '../../config/connectors-schema.js';
-import type { ActionMessage } from '../../runtime/outbound.js';
+import type { ActionMessage } from '../../contracts/action.js';
 import type { ChannelAdapter, DeliveryEnvelope, SendContext, SendResult } from '../channel.js';
 import { checkHttpAnswer, httpRequest } from './http.js';
 

@@ -4,8 +4,9 @@
  * consent or kill switches reach it as snapshots in the context), and it may add effects of its own
  * (audit records, escalations) and update the conversation's `safety` sub-state.
  */
-import type { EventEnvelope } from '../../src/envelope/envelope.js';
+
 import type { ActionEffect, Effect } from '../effects.js';
+import type { EventEnvelope } from '../envelope.js';
 import type { ConversationState } from './state.js';
 
 export interface GateInput {

@@ -1,0 +1,2 @@
+/** Moved to src/contracts/conversation/state.ts (contracts: what crosses a process boundary); kept for existing importers. */
+export * from '../../src/contracts/conversation/state.js';
