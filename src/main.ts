@@ -25,6 +25,7 @@ import { loadDefinitions } from './nats/definitions.js';
 import { embeddedServerOptions, type RunningNatsServer, startNatsServer } from './nats/embedded-server.js';
 import { JetStreamPublisher } from './nats/js-publisher.js';
 import { KvVersionedStore } from './nats/kv-versioned-store.js';
+import { dlqDepthByChannel, partitionLag } from './nats/ops-gauges.js';
 import { NatsPartitionSource } from './nats/partition-source.js';
 import { applyDefinitions } from './nats/provision.js';
 import { natsReadiness } from './nats/readiness.js';
@@ -33,6 +34,7 @@ import { checkServerVersion } from './nats/server-version.js';
 import { KvTimerIndex } from './nats/timer-index.js';
 import { createLogger, type Logger } from './obs/logger.js';
 import { createRegistry, createRuntimeMetrics } from './obs/metrics.js';
+import { createSchedulerMetrics, registerOpsGauges } from './obs/ops-metrics.js';
 import { preflight } from './preflight.js';
 import { warnChannelGaps } from './rules/channel-check.js';
 import { RuleStore } from './rules/rule-store.js';
@@ -128,6 +130,7 @@ export async function start(config: ParleyConfig, options: StartOptions = {}): P
 
   try {
     let server: RunningNatsServer | undefined;
+    let actors: ActorWorker<ConversationState> | undefined;
     let url = config.nats.url;
     if (!url) {
       server = await startNatsServer(embeddedServerOptions(config));
@@ -147,6 +150,15 @@ export async function start(config: ParleyConfig, options: StartOptions = {}): P
     );
     cleanups.push(async () => {
       await handles.nc.drain();
+    });
+    // Scrape-time gauges: DLQ depth, and the lag of the partitions this process owns (read when scraped).
+    registerOpsGauges(registry, {
+      dlqDepth: () => dlqDepthByChannel(handles),
+      partitionLag: () =>
+        partitionLag(
+          handles,
+          (actors?.status().partitions ?? []).filter((p) => p.state === 'running').map((p) => p.partition),
+        ),
     });
     const version = checkServerVersion(handles.nc.info ?? { version: '0.0.0' }, log);
     log.info({ url, server: version.version, owner, roles: [...roles] }, 'connected to NATS');
@@ -234,7 +246,6 @@ export async function start(config: ParleyConfig, options: StartOptions = {}): P
       log.info({ channels: running.channels }, 'connectors running in the partition owners');
     }
 
-    let actors: ActorWorker<ConversationState> | undefined;
     if (roles.has('actors') && !roles.has('connectors') && configuredChannels(config).length > 0) {
       log.warn(
         { channels: configuredChannels(config) },
@@ -314,6 +325,7 @@ export async function start(config: ParleyConfig, options: StartOptions = {}): P
         stateBucket: STATE_BUCKET,
         tenants: Object.fromEntries(Object.entries(config.tenants).map(([id, t]) => [id, t.timeZone])),
         log,
+        metrics: createSchedulerMetrics(registry),
       });
       cleanups.push(() => scheduler.stop());
     }

@@ -14,6 +14,7 @@ import type { NatsHandles } from './nats/connection.js';
 import { JetStreamPublisher } from './nats/js-publisher.js';
 import { DEPLOYMENT_BUCKET } from './nats/provision.js';
 import type { Logger } from './obs/logger.js';
+import type { SchedulerMetrics } from './obs/ops-metrics.js';
 import type { RuleStore } from './rules/rule-store.js';
 import { Scheduler } from './rules/scheduler.js';
 import type { StoredState } from './runtime/actor-cell.js';
@@ -87,6 +88,8 @@ export async function startScheduler(o: {
   tenants: Record<string, string>;
   log: Logger;
   everyMs?: number;
+  /** Runs and published events (parley_scheduler_*). */
+  metrics?: SchedulerMetrics;
 }): Promise<RunningScheduler> {
   const state = await o.handles.kvm.open(o.stateBucket);
   const runs = await o.handles.kvm.open(DEPLOYMENT_BUCKET);
@@ -116,6 +119,7 @@ export async function startScheduler(o: {
       },
       publish: async (event) => {
         await publish(event);
+        o.metrics?.events.inc();
       },
       lastRun: async (key) => {
         const e = await runs.get(`schedule-runs.${key}`);
@@ -123,6 +127,8 @@ export async function startScheduler(o: {
       },
       recordRun: async (key, at) => {
         await runs.put(`schedule-runs.${key}`, encode(at));
+        // key: <schedule>.<tenant>; the schedule id is the label (tenants would multiply the series).
+        o.metrics?.runs.inc({ schedule: key.slice(0, key.lastIndexOf('.')) });
       },
       sleep: (ms) => (stopped ? Promise.resolve() : sleep(ms)),
     },

@@ -4,9 +4,13 @@
  */
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 
+/**
+ * A registry with Node's default process metrics under their conventional names (process_cpu_seconds_total,
+ * nodejs_eventloop_lag_seconds, nodejs_heap_size_used_bytes, …), so stock Node.js dashboards find them.
+ */
 export function createRegistry(options: { defaultMetrics?: boolean } = {}): Registry {
   const registry = new Registry();
-  if (options.defaultMetrics !== false) collectDefaultMetrics({ register: registry, prefix: 'parley_' });
+  if (options.defaultMetrics !== false) collectDefaultMetrics({ register: registry });
   return registry;
 }
 

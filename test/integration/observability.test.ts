@@ -9,6 +9,7 @@ import { type Parley, start } from '../../src/main.js';
 import { createLogger } from '../../src/obs/logger.js';
 import { startTestNats } from '../helpers/nats-server.js';
 import {
+  connect,
   FIXTURE_RULES,
   spawnCli,
   startParley,
@@ -65,11 +66,27 @@ t.test(
       'NATS connection checked',
     );
 
+    const h = await connect(t, nats.url);
+    await h.js.publish('dlq.webhook.acme', new Uint8Array([0x80]));
     const metrics = await fetch(`${url}/metrics`);
     t.equal(metrics.status, 200);
     t.match(metrics.headers.get('content-type'), /^text\/plain/);
     const text = await metrics.text();
-    t.match(text, /^parley_process_cpu_user_seconds_total /m, "the process's registry (default metrics)");
+    t.match(text, /^process_cpu_user_seconds_total /m, "the process's registry (default metrics)");
+    t.match(
+      text,
+      /^nodejs_eventloop_lag_seconds /m,
+      'under their conventional names (stock Node dashboards)',
+    );
+    t.notMatch(text, /^parley_process_/m);
+    // Read from the server when scraped: the lag of each owned partition, and the DLQ depth.
+    for (let p = 0; p < PARTITIONS; p++)
+      t.match(
+        text,
+        new RegExp(`^parley_consumer_pending_messages\\{stage="events",partition="${p}"\\} \\d+$`, 'm'),
+      );
+    t.match(text, /^parley_consumer_ack_pending_messages\{stage="actions",partition="0"\} \d+$/m);
+    t.match(text, /^parley_dlq_messages\{channel="webhook"\} 1$/m, 'the DLQ depth by channel');
     t.match(
       text,
       new RegExp(`^parley_partition_owned ${PARTITIONS}$`, 'm'),

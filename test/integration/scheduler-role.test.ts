@@ -65,4 +65,9 @@ t.test('scheduler-role - a due schedule fires once for every conversation of the
     return s && (s.state.counts['campaign.tick'] ?? 0) >= 1 ? s : undefined;
   });
   t.equal(s1.state.counts['campaign.tick'], 1);
+  const metrics = await waitFor('the run counted', async () => {
+    const text = await first.registry.metrics();
+    return /^parley_scheduler_runs_total\{schedule="[^"]+"\} 1$/m.test(text) ? text : undefined;
+  });
+  t.match(metrics, /^parley_scheduler_events_total 3$/m, 'and the events it published');
 });
