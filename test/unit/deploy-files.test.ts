@@ -54,3 +54,28 @@ t.test('deploy-files - Dockerfile: non-root, health check, default config; .dock
   for (const p of ['.git', 'node_modules', '.parley', 'dist', '*.creds'])
     t.ok(ignored.includes(p), `ignores ${p}`);
 });
+
+t.test('deploy-files - the Grafana dashboard queries only series Parley registers', async (t) => {
+  const { readdirSync, statSync } = await import('node:fs');
+  const names = new Set<string>();
+  const walk = (dir: string) => {
+    for (const f of readdirSync(dir)) {
+      const p = join(dir, f);
+      if (statSync(p).isDirectory()) walk(p);
+      else if (f.endsWith('.ts'))
+        for (const m of readFileSync(p, 'utf8').matchAll(/'(parley_[a-z_]+)'/g)) names.add(m[1]!);
+    }
+  };
+  walk(join(ROOT, 'src'));
+  const dashboard = JSON.parse(read('deploy/grafana/parley.json')) as {
+    panels: Array<{ title: string; targets: Array<{ expr: string }> }>;
+  };
+  t.ok(dashboard.panels.length >= 10);
+  for (const panel of dashboard.panels)
+    for (const { expr } of panel.targets)
+      for (const [series] of expr.matchAll(/parley_[a-z_]+/g)) {
+        const base = series.replace(/_(bucket|sum|count)$/, '');
+        t.ok(names.has(base), `${panel.title}: ${series} is registered`);
+      }
+  t.match(JSON.stringify(dashboard), /process_cpu_seconds_total/, "Node's metrics under their usual names");
+});
