@@ -63,11 +63,11 @@ export function registerConversation(program: Command): void {
           conversation,
           Math.max(0, Number(flags.trail) || 0),
         );
-        if (!view) {
-          process.stderr.write(`parley: no conversation "${conversation}" for tenant "${tenant}"\n`);
-          process.exitCode = 1;
-          return;
-        }
+        if (!view)
+          throw new AppError(
+            `no conversation "${conversation}" for tenant "${tenant}" (nothing stored yet: check the ids, or nats.url)`,
+            { code: 'NOT_FOUND' },
+          );
         print(flags, view, () =>
           [
             `conversation ${view.tenant}/${view.conversation} (last applied EVENTS seq ${view.seq})`,

@@ -5,6 +5,7 @@
  */
 import { userInfo } from 'node:os';
 import { type Command, Option } from 'commander';
+import { AppError } from '../../errors/app-error.js';
 import { NatsSafetyStore } from '../../nats/safety-store.js';
 import {
   type EscalationView,
@@ -76,11 +77,10 @@ export const registerEscalations: RegisterCommand = (program: Command) => {
       const view = await withNatsSession(config, async (h) =>
         showEscalation(await NatsSafetyStore.open(h), id),
       );
-      if (!view) {
-        process.stderr.write(`parley: no escalation ${id}\n`);
-        process.exitCode = 1;
-        return;
-      }
+      if (!view)
+        throw new AppError(`no escalation ${id} (\`parley escalations list --status all\` lists them)`, {
+          code: 'NOT_FOUND',
+        });
       print(flags, view, () => detail(view));
     });
 
