@@ -161,3 +161,10 @@ t.test('cli-errors - an unreachable NATS URL is one line naming the URL (exit 1)
   t.equal(json.code, 1);
   t.equal((JSON.parse(json.stdout) as { error: { code: string } }).error.code, 'NATS_UNAVAILABLE');
 });
+
+t.test('cli-errors - replay on a missing rules directory is a usage error naming --rules', async (t) => {
+  const run = await parley(['replay', '--rules', join(dir, 'nope'), '-c', config]);
+  t.equal(run.code, 2);
+  t.match(run.stderr, /rules directory not found: .*nope: --rules: pass an existing directory/);
+  noStack(t, run);
+});

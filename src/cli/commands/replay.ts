@@ -4,7 +4,6 @@
  * configured directory). Nothing is published and no state is written: reading uses an ordered consumer.
  */
 import { writeFileSync } from 'node:fs';
-import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { ValidationError } from '../../errors/app-error.js';
 import { type Bound, readEvents } from '../../nats/event-reader.js';
@@ -15,6 +14,7 @@ import { loadRuleSet, type RuleSet } from '../../rules/rule-set.js';
 import { type CommonFlags, loadFromFlags, print, withCommonFlags } from '../options.js';
 import { withNatsSession } from '../with-nats.js';
 import type { RegisterCommand } from './index.js';
+import { ruleDir } from './rules.js';
 
 export function parseBound(flag: string, value: string | undefined): Bound | undefined {
   if (value === undefined) return undefined;
@@ -50,7 +50,7 @@ export const registerReplay: RegisterCommand = (program: Command) => {
     .option('--json', 'print the full report as JSON')
     .action(async (flags: ReplayFlags) => {
       const { config } = loadFromFlags(flags);
-      const candidate = loadRuleSet(resolve(flags.rules));
+      const candidate = loadRuleSet(ruleDir(flags.rules, config, '--rules'));
       const range = {
         tenant: flags.tenant,
         from: parseBound('--from', flags.from),

@@ -48,12 +48,12 @@ function diffText(d: RuleDiff): string {
 }
 
 /** The rules directory to use; a missing one is a usage error naming the fix, not an ENOENT. */
-function ruleDir(dir: string | undefined, config: ParleyConfig): string {
+export function ruleDir(dir: string | undefined, config: ParleyConfig, argument = 'dir'): string {
   const d = dir ? resolve(dir) : config.rules;
   if (!existsSync(d) || !statSync(d).isDirectory())
     throw new ConfigError(`rules directory not found: ${d}`, [
       {
-        path: dir ? 'dir' : 'rules',
+        path: dir ? argument : 'rules',
         message: dir
           ? 'pass an existing directory of rule YAML files'
           : 'set rules: in parley.yaml (or PARLEY_RULES) to a directory of rule YAML files',
