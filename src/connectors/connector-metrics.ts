@@ -27,6 +27,15 @@ export function createConnectorMetrics(registry: Registry) {
       buckets: [0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
       registers,
     }),
+    ingestToSendSeconds: new Histogram({
+      name: 'parley_ingest_to_send_seconds',
+      help:
+        'End to end: from the triggering event stored in EVENTS (the ingest acknowledgement) to the provider ' +
+        'accepting the send, for actions an ingested event triggered at once (no delay, no timer or detector)',
+      labelNames: ['channel'] as const,
+      buckets: [0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+      registers,
+    }),
     tokenWaitSeconds: new Histogram({
       name: 'parley_connector_token_wait_seconds',
       help: 'Time an action waited in place for a rate-limit token',

@@ -5,6 +5,7 @@
  */
 
 import type { ActionMessage } from '../contracts/action.js';
+import { isEngineType } from '../contracts/event-types.js';
 import type { Clock, InboundMessage, OutboundMessage, Publisher } from '../contracts/ports.js';
 import type { Logger } from '../obs/logger.js';
 import { dueAt, parseActionSubject } from './action.js';
@@ -92,6 +93,13 @@ export class OutcomeRecorder {
       { channel: this.#d.channel },
       Math.max(0, delivery.at - dueAt(action)) / 1000,
     );
+    // decidedAt is the triggering event's stream time: for an action an ingested event triggered at once,
+    // the time since its ingest acknowledgement.
+    if (!action.delayMs && !isEngineType(action.event.type))
+      this.#d.metrics.ingestToSendSeconds.observe(
+        { channel: this.#d.channel },
+        Math.max(0, delivery.at - Date.parse(action.decidedAt)) / 1000,
+      );
     if (delivery.attempts > 1)
       this.#d.log.info({ action: action.id, attempts: delivery.attempts }, 'sent after retry');
   }

@@ -110,6 +110,7 @@ function setup(
   const subjects = () => published.map((m) => m.subject);
   return {
     executor: new ActionExecutor(deps),
+    metrics: deps.metrics,
     records,
     published,
     subjects,
@@ -148,6 +149,12 @@ t.test(
     const r = () => ({ ...a(), reportSent: true });
     t.same(await reported.executor.handle(inbound(r())), { type: 'ack' });
     t.same(reported.subjects(), ['ingest.acme.c1.action.sent'], 'reportSent: the outcome event');
+    const e2e = await reported.metrics.ingestToSendSeconds.get();
+    t.equal(
+      e2e.values.find((v) => v.metricName === 'parley_ingest_to_send_seconds_count')?.value,
+      1,
+      'one ingest -> send observation',
+    );
   },
 );
 
