@@ -9,7 +9,7 @@
  * ambiguous, never resent; outcome and dead-letter messages carry IDs derived from the action ID.
  */
 
-import type { ActionMessage } from '../contracts/action.js';
+import { type ActionMessage, actionLogFields } from '../contracts/action.js';
 import { HDR_CONTENT_TYPE } from '../contracts/headers.js';
 import type { Clock, InboundMessage, Publisher } from '../contracts/ports.js';
 import { FencedError, RetryableError } from '../errors/app-error.js';
@@ -232,7 +232,9 @@ export class ActionExecutor {
       if (held.revision > 0)
         await this.#d.executions
           .markRetry(action.id, held, 'THROTTLED: waiting for a rate-limit token', false)
-          .catch((e) => log.warn({ err: e, action: action.id }, 'could not release the execution claim'));
+          .catch((e) =>
+            log.warn({ err: e, ...actionLogFields(action) }, 'could not release the execution claim'),
+          );
       return { type: 'nak', delayMs: acquired.retryAfterMs, hold: true };
     }
     if (config.rate)
@@ -265,7 +267,7 @@ export class ActionExecutor {
     } catch (err) {
       // Sent, but the record could not say so: a redelivery will reconcile (or dead-letter as ambiguous).
       log.error(
-        { err, action: action.id, deliveryId: result.deliveryId },
+        { err, ...actionLogFields(action), deliveryId: result.deliveryId },
         'sent, but the execution record was not updated',
       );
       return { type: 'nak', delayMs: timeoutMs + 5_000, hold: true };
@@ -295,12 +297,12 @@ export class ActionExecutor {
       await this.#d.executions
         .markRetry(action.id, held, `${decision.code}: ${decision.error}`, decision.counted)
         .catch((e) =>
-          this.#d.log.warn({ err: e, action: action.id }, 'could not release the execution claim'),
+          this.#d.log.warn({ err: e, ...actionLogFields(action) }, 'could not release the execution claim'),
         );
       this.#count(decision.code === 'RATE_LIMITED' ? 'rate_limited' : 'retried');
       this.#d.log.warn(
         {
-          action: action.id,
+          ...actionLogFields(action),
           channel: this.#channel,
           attempt: held.record.attempt,
           code: decision.code,
@@ -358,7 +360,7 @@ export class ActionExecutor {
     if (uncertainPolicy(adapter, config) === 'resend') {
       this.#count('resent');
       log.info(
-        { action: action.id, previous },
+        { ...actionLogFields(action), previous },
         'resending an action in flight at a crash or handover, with the same key',
       );
       return this.#send(action, msg, config, key, held, timeoutMs, redrive);

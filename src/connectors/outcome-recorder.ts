@@ -4,7 +4,7 @@
  * message carries an ID derived from the action ID (messages.ts), so writing twice is harmless.
  */
 
-import type { ActionMessage } from '../contracts/action.js';
+import { type ActionMessage, actionLogFields } from '../contracts/action.js';
 import { isEngineType } from '../contracts/event-types.js';
 import type { Clock, InboundMessage, OutboundMessage, Publisher } from '../contracts/ports.js';
 import type { Logger } from '../obs/logger.js';
@@ -54,7 +54,10 @@ export class OutcomeRecorder {
   async blocked(action: ActionMessage, reason: string, redrive?: number): Promise<void> {
     const now = this.#d.clock.now();
     this.count('blocked');
-    this.#d.log.info({ action: action.id, channel: this.#d.channel, reason }, 'action blocked before send');
+    this.#d.log.info(
+      { ...actionLogFields(action), channel: this.#d.channel, reason },
+      'action blocked before send',
+    );
     await this.#publish([
       auditRecord('blocked', action, { reason, stage: 'pre-send' }, now, redrive),
       outcomeEvent(action, { type: 'action.failed', outcome: 'blocked', reason, attempts: 0 }, now, redrive),
@@ -101,7 +104,7 @@ export class OutcomeRecorder {
         Math.max(0, delivery.at - Date.parse(action.decidedAt)) / 1000,
       );
     if (delivery.attempts > 1)
-      this.#d.log.info({ action: action.id, attempts: delivery.attempts }, 'sent after retry');
+      this.#d.log.info({ ...actionLogFields(action), attempts: delivery.attempts }, 'sent after retry');
   }
 
   async deadLettered(
@@ -131,7 +134,7 @@ export class OutcomeRecorder {
     this.#d.metrics.deadLettersTotal.inc({ channel: this.#d.channel, reason });
     this.count('dead_lettered');
     this.#d.log.warn(
-      { action: action.id, channel: this.#d.channel, reason, error, attempts },
+      { ...actionLogFields(action), channel: this.#d.channel, reason, error, attempts },
       'action dead-lettered',
     );
   }

@@ -17,7 +17,7 @@
  *   the stream, and the next owner recreates the consumer from the ack floor (in order).
  * - Drain: stop pulling, let each lane finish the send it is in (bounded), leave the rest unacked.
  */
-import { HDR_RECHECK } from '../contracts/headers.js';
+import { HDR_RECHECK, HDR_TRACE_ID } from '../contracts/headers.js';
 import {
   type AdmissionGate,
   type Clock,
@@ -241,7 +241,13 @@ export class PartitionDispatcher {
         } catch (err) {
           const delayMs = backoffDelay(lane.retries + 1, 500, 30_000);
           this.#d.log.warn(
-            { err: errorMessage(err), seq: head.seq, partition: this.#d.partition, delayMs },
+            {
+              err: errorMessage(err),
+              seq: head.seq,
+              partition: this.#d.partition,
+              delayMs,
+              traceId: head.header(HDR_TRACE_ID),
+            },
             'action failed before a send, will retry',
           );
           d = { type: 'nak', delayMs, hold: true };

@@ -109,3 +109,18 @@ export function looksLikeAction(v: unknown): v is ActionMessage {
     Number.isInteger(e.seq)
   );
 }
+
+/** The fields every log line about an action carries, so one trace id finds its whole path. */
+export function actionLogFields(a: Pick<ActionMessage, 'id' | 'tenant' | 'conversation' | 'traceId'>): {
+  action: string;
+  tenant: string;
+  conversation: string;
+  traceId?: string;
+} {
+  return {
+    action: a.id,
+    tenant: a.tenant,
+    conversation: a.conversation,
+    ...(a.traceId ? { traceId: a.traceId } : {}),
+  };
+}

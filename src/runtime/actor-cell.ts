@@ -26,6 +26,7 @@ import {
 } from '../../actors/recent-ids.js';
 import type { ActorKind, TransitionContext } from '../contracts/actor-kind.js';
 import { type EventEnvelope, TOKEN_PATTERN } from '../contracts/envelope.js';
+import { HDR_TRACE_ID } from '../contracts/headers.js';
 import type {
   Clock,
   InboundMessage,
@@ -254,7 +255,14 @@ export class ActorCell<S, C extends TransitionContext = TransitionContext> {
         const reason = err instanceof LimitsExceededError ? 'limits-exceeded' : 'undecodable';
         out.push(deadLetter(msg, reason, errorMessage(err), 1));
         h.log.warn(
-          { partition: h.partition, conversation: this.key, seq: msg.seq, reason, err: errorMessage(err) },
+          {
+            partition: h.partition,
+            conversation: this.key,
+            seq: msg.seq,
+            reason,
+            err: errorMessage(err),
+            traceId: msg.header(HDR_TRACE_ID),
+          },
           reason === 'undecodable'
             ? 'event dead-lettered: cannot be decoded'
             : 'event dead-lettered: exceeds the ingest limits',
@@ -283,7 +291,13 @@ export class ActorCell<S, C extends TransitionContext = TransitionContext> {
           ),
         );
         h.log.info(
-          { partition: h.partition, conversation: this.key, seq: msg.seq, eventId: event.id },
+          {
+            partition: h.partition,
+            conversation: this.key,
+            seq: msg.seq,
+            eventId: event.id,
+            traceId: msg.header(HDR_TRACE_ID),
+          },
           'event ignored: its id was already applied',
         );
         stored = { ...stored, seq: msg.seq };
@@ -318,7 +332,14 @@ export class ActorCell<S, C extends TransitionContext = TransitionContext> {
         this.#attempts.delete(msg.seq);
         out.push(deadLetter(msg, 'processing-failed', errorMessage(err), attempts));
         h.log.error(
-          { partition: h.partition, conversation: this.key, seq: msg.seq, attempts, err },
+          {
+            partition: h.partition,
+            conversation: this.key,
+            seq: msg.seq,
+            attempts,
+            err,
+            traceId: msg.header(HDR_TRACE_ID),
+          },
           'event dead-lettered after repeated failures; conversation moves on',
         );
         stored = { ...stored, seq: msg.seq };
@@ -364,6 +385,7 @@ export class ActorCell<S, C extends TransitionContext = TransitionContext> {
           attempt: retry.attempts,
           delayMs: delay,
           err: errorMessage(retry.err),
+          traceId: rest[0]!.header(HDR_TRACE_ID),
         },
         'event processing failed; retrying in place',
       );

@@ -110,6 +110,7 @@ function setup(
   const subjects = () => published.map((m) => m.subject);
   return {
     executor: new ActionExecutor(deps),
+    deps,
     metrics: deps.metrics,
     records,
     published,
@@ -289,5 +290,24 @@ t.test(
     };
     await email.executor.handle(inbound(a()), true);
     t.equal(emailWrites, 2, 'claim, then mark sent');
+  },
+);
+
+t.test(
+  'connectors - executor: log lines about an action carry its trace id, tenant and conversation',
+  async (t) => {
+    const lines: Array<Record<string, unknown>> = [];
+    const s = setup('none', {
+      send: () => Promise.reject(new TerminalError('410 gone', { code: 'HTTP_410' })),
+    });
+    const log = createLogger({
+      level: 'info',
+      format: 'json',
+      destination: { write: (line: string) => lines.push(JSON.parse(line)) } as never,
+    });
+    const executor = new ActionExecutor({ ...s.deps, log });
+    await executor.handle(inbound({ ...a(), traceId: 'trace-42' }));
+    const dead = lines.find((l) => l.msg === 'action dead-lettered');
+    t.match(dead, { traceId: 'trace-42', tenant: 'acme', conversation: 'c1', action: a().id });
   },
 );
