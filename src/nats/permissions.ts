@@ -130,6 +130,12 @@ export const ROLE_PERMISSIONS: Record<NatsRole, Permissions> = {
       ...kvWrite('parley-replay'),
       ...kvRead('parley-state'),
       ...consume('AUDIT'),
+      // The conversation trail: approved actions are their own audit records (src/nats/conversation-reader.ts).
+      // Read with an ordered consumer: create, pull, delete; never ack (the connectors' consumers ack).
+      `${JS}.CONSUMER.CREATE.ACTIONS`,
+      `${JS}.CONSUMER.CREATE.ACTIONS.>`,
+      `${JS}.CONSUMER.MSG.NEXT.ACTIONS.>`,
+      `${JS}.CONSUMER.DELETE.ACTIONS.>`,
       `${JS}.DIRECT.GET.AUDIT`,
       `${JS}.STREAM.MSG.GET.AUDIT`,
       `${JS}.CONSUMER.LIST.EVENTS`, // readiness: are the partition consumers bound
