@@ -80,11 +80,13 @@ export const conversationActor: ActorKind<ConversationState, ConversationContext
         const own = approval?.actions[approved];
         approved++;
         lastDue = Math.max(lastDue, ctx.now + (e.delayMs ?? 0));
-        effects.push({
-          ...e,
-          ...(report ? { reportSent: true } : {}),
-          ...(approval ? { approval: own ? { ...approval.common, action: own } : approval.common } : {}),
-        });
+        if (!report && !approval) effects.push(e);
+        else
+          effects.push({
+            ...e,
+            ...(report ? { reportSent: true } : {}),
+            ...(approval ? { approval: own ? { ...approval.common, action: own } : approval.common } : {}),
+          });
       } else if (e !== approval?.effect) effects.push(e);
     }
     for (const e of evaluation.effects) effects.push(e);
