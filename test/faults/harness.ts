@@ -193,10 +193,19 @@ export class Harness {
       for await (const c of jsm.consumers.list(stream)) {
         if (c.num_pending > 0 || c.num_ack_pending > 0 || c.num_redelivered > 0) {
           out.push(
-            `${stream}/${c.name}: pending ${c.num_pending}, ack pending ${c.num_ack_pending}, redelivered ${c.num_redelivered}, ack floor ${c.ack_floor.stream_seq}, delivered ${c.delivered.stream_seq}`,
+            `${stream}/${c.name}: pending ${c.num_pending}, ack pending ${c.num_ack_pending}, redelivered ${c.num_redelivered}, waiting pulls ${c.num_waiting}, ack floor ${c.ack_floor.stream_seq}, delivered ${c.delivered.stream_seq}, leader ${c.cluster?.leader ?? '-'}, created ${c.created}`,
           );
         }
       }
+    }
+    try {
+      const kv = await new Kvm(await this.nc()).open('parley-leases');
+      for await (const k of await kv.keys()) {
+        const e = await kv.get(k);
+        if (e && e.length > 0) out.push(`lease ${k}: ${JSON.stringify(packr.unpack(e.value))}`);
+      }
+    } catch (err) {
+      out.push(`leases: ${String(err)}`);
     }
     return out;
   }
