@@ -231,16 +231,40 @@ function checkReplicas(handles: NatsHandles, defs: Definitions): Issue[] {
     }));
 }
 
+/**
+ * Runs a create; when it fails because another process created the same stream between our plan and
+ * this call (processes of a cluster start together; nats-server 2.9 then answers the loser with
+ * "subjects overlap with an existing stream"), returns the stream as it now is so the caller updates it
+ * to this process's definition instead of failing start-up.
+ */
+async function createOrFind(
+  handles: NatsHandles,
+  stream: string,
+  create: () => Promise<unknown>,
+): Promise<StreamInfo | undefined> {
+  try {
+    await create();
+    return undefined;
+  } catch (err) {
+    const now = await streamInfo(handles, stream).catch(() => undefined);
+    if (now) return now;
+    throw err;
+  }
+}
+
 async function applyBucket(handles: NatsHandles, plan: BucketPlan): Promise<void> {
-  const { bucket, info } = plan;
+  const { bucket } = plan;
+  let info = plan.info;
   if (!info) {
-    await handles.kvm.create(bucket.bucket, {
-      description: bucket.description,
-      history: bucket.history,
-      replicas: bucket.replicas,
-      ...(bucket.max_age > 0 ? { ttl: bucket.max_age / 1e6 } : {}),
-    });
-    return;
+    info = await createOrFind(handles, kvStreamName(bucket.bucket), () =>
+      handles.kvm.create(bucket.bucket, {
+        description: bucket.description,
+        history: bucket.history,
+        replicas: bucket.replicas,
+        ...(bucket.max_age > 0 ? { ttl: bucket.max_age / 1e6 } : {}),
+      }),
+    );
+    if (!info) return;
   }
   const update: Partial<StreamConfig> = {
     description: bucket.description,
@@ -257,7 +281,11 @@ async function applyBucket(handles: NatsHandles, plan: BucketPlan): Promise<void
 async function applyStream(handles: NatsHandles, plan: StreamPlan): Promise<void> {
   const config = toStreamConfig(plan.config);
   if (plan.change.action === 'created') {
-    await handles.jsm.streams.add(config);
+    const raced = await createOrFind(handles, config.name, () => handles.jsm.streams.add(config));
+    if (raced) {
+      const { name, ...update } = config;
+      await handles.jsm.streams.update(name, update);
+    }
   } else if (plan.recreate) {
     await handles.jsm.streams.delete(config.name);
     await handles.jsm.streams.add(config);

@@ -195,3 +195,27 @@ t.test('provision - with allowDestructive a storage change recreates the stream'
     [],
   );
 });
+
+t.test('provision - processes starting together on an empty server all succeed', async (t) => {
+  // A cluster's processes start at once: every one plans "create", one wins, the others must not fail
+  // start-up on the server's "subjects overlap with an existing stream" answer.
+  const fresh = await startTestNats(t, { partitions: 8 });
+  const conns = await Promise.all(
+    Array.from({ length: 6 }, () => connectNats({ url: fresh.url, reconnect: false })),
+  );
+  t.teardown(() => Promise.all(conns.map((c) => c.nc.close())));
+  const results = await Promise.allSettled(
+    conns.map((c) => applyDefinitions(c, defs, { partitions: fresh.partitions })),
+  );
+  t.same(
+    results.filter((r) => r.status === 'rejected').map((r) => String((r as PromiseRejectedResult).reason)),
+    [],
+    'no process failed',
+  );
+  const again = await applyDefinitions(conns[0]!, defs, { partitions: fresh.partitions });
+  t.same(
+    again.changes.filter((c) => c.action !== 'unchanged').map((c) => c.name),
+    [],
+    'what the racing processes left is exactly the definitions',
+  );
+});
