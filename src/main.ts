@@ -229,6 +229,7 @@ export async function start(config: ParleyConfig, options: StartOptions = {}): P
           ackWaitMs: cs.ackWaitMs,
           maxAckPending: cs.maxInFlight,
           pullBatch: cs.pullBatch,
+          log,
         }),
         create: (partition, ownership, fail) =>
           new PartitionDispatcher({
@@ -284,6 +285,7 @@ export async function start(config: ParleyConfig, options: StartOptions = {}): P
           ackWaitMs: rt.ackWaitMs,
           pullBatch: rt.pullBatch,
           maxAckPending: rt.maxInFlight,
+          log,
         }),
         store: new KvVersionedStore<StoredState<ConversationState>>(await handles.kvm.open(STATE_BUCKET)),
         leases: new KvVersionedStore<LeaseRecord>(leasesKv),

@@ -133,6 +133,9 @@ class Retried implements InboundMessage {
   }
 }
 
+/** Least time without progress before a stage holding actions reports where it waits. */
+const STALL_REPORT_MS = 15_000;
+
 export type DispatcherState = 'idle' | 'running' | 'draining' | 'stopped' | 'fenced';
 
 export class PartitionDispatcher {
@@ -149,6 +152,11 @@ export class PartitionDispatcher {
   readonly #stopped: Promise<void>;
   #wakeStopped!: () => void;
   #held = 0;
+  /** Where the pull loop is waiting (for the stall report). */
+  #pullWait: 'messages' | 'gate' | 'lane' = 'messages';
+  /** When an action was last taken or settled. */
+  #progressAt = 0;
+  #stallReportedAt = 0;
 
   constructor(deps: PartitionDispatcherDeps) {
     this.#d = deps;
@@ -171,6 +179,7 @@ export class PartitionDispatcher {
       throw new Error(`dispatcher of partition ${this.#d.partition} already started`);
     this.#state = 'running';
     this.#consumer = consumer;
+    this.#progressAt = this.#d.clock.now();
     this.#loop = this.#pull(consumer);
     const every = Math.max(200, Math.floor(this.#d.settings.ackWaitMs / 3));
     this.#ticker = setInterval(() => this.#keepAlive(), every);
@@ -193,7 +202,10 @@ export class PartitionDispatcher {
         // A redelivery of an action still held here (the first delivery settles it).
         if (this.#active.has(m.seq)) continue;
         const wait = gate.acquire();
-        if (wait) await wait;
+        if (wait) {
+          this.#pullWait = 'gate';
+          await wait;
+        }
         if (this.#state !== 'running') {
           gate.release();
           break;
@@ -201,6 +213,7 @@ export class PartitionDispatcher {
         const { key } = route(m.subject);
         let lane = this.#lanes.get(key);
         while (lane && lane.queue.length >= settings.laneCapacity && this.#state === 'running') {
+          this.#pullWait = 'lane';
           await new Promise<void>((resolve) => {
             this.#laneFreed = resolve;
           });
@@ -214,6 +227,8 @@ export class PartitionDispatcher {
           lane = { key, queue: [], running: false, retries: 0 };
           this.#lanes.set(key, lane);
         }
+        this.#pullWait = 'messages';
+        this.#progressAt = this.#d.clock.now();
         this.#active.add(m.seq);
         this.#held++;
         lane.queue.push(m);
@@ -275,6 +290,7 @@ export class PartitionDispatcher {
   }
 
   #settled(m: InboundMessage): void {
+    this.#progressAt = this.#d.clock.now();
     this.#active.delete(m.seq);
     this.#held--;
     this.#d.gate.release();
@@ -302,6 +318,39 @@ export class PartitionDispatcher {
   /** Keeps every held action from reaching AckWait (they are ours until settled). */
   #keepAlive(): void {
     for (const lane of this.#lanes.values()) for (const m of lane.queue) m.working();
+    this.#reportStall();
+  }
+
+  /**
+   * Holding actions while nothing was taken or settled for a while is either a long retry (a platform or
+   * KV outage: the lanes say so) or a stage that stopped moving; either way an operator should see where
+   * it waits. Reported at most once per interval.
+   */
+  #reportStall(): void {
+    const now = this.#d.clock.now();
+    const interval = Math.max(STALL_REPORT_MS, this.#d.settings.ackWaitMs);
+    if (this.#held === 0 || now - this.#progressAt < interval || now - this.#stallReportedAt < interval)
+      return;
+    this.#stallReportedAt = now;
+    const lanes = [...this.#lanes.values()].slice(0, 10).map((l) => ({
+      conversation: l.key,
+      queued: l.queue.length,
+      running: l.running,
+      retries: l.retries,
+      headSeq: l.queue[0]?.seq,
+    }));
+    this.#d.log.warn(
+      {
+        partition: this.#d.partition,
+        held: this.#held,
+        lanes: this.#lanes.size,
+        pullWaitsOn: this.#pullWait,
+        gateInFlight: this.#d.gate.count,
+        idleMs: now - this.#progressAt,
+        sample: lanes,
+      },
+      'connector stage holds actions but has made no progress',
+    );
   }
 
   #idleCheck: (() => void) | undefined;

@@ -119,6 +119,8 @@ export interface AdmissionGate {
   /** Undefined when a slot is free now (taken); else a promise resolved when one is (taken). */
   acquire(): Promise<void> | undefined;
   release(n?: number): void;
+  /** Slots taken (for diagnostics). */
+  readonly count?: number;
 }
 
 /**

@@ -6,6 +6,7 @@
  * unlimited (the dispatcher dead-letters after its own limits, with the last error).
  */
 import { connectorsConsumerName, STREAMS } from '../contracts/names.js';
+import type { Logger } from '../obs/logger.js';
 import type { NatsHandles } from './connection.js';
 import { NatsPartitionSource } from './partition-source.js';
 
@@ -17,6 +18,7 @@ export interface ActionSourceOptions {
   ackWaitMs: number;
   maxAckPending: number;
   pullBatch: number;
+  log?: Logger;
 }
 
 export function natsActionSource(handles: NatsHandles, options: ActionSourceOptions): NatsPartitionSource {
@@ -28,5 +30,6 @@ export function natsActionSource(handles: NatsHandles, options: ActionSourceOpti
     ackWaitMs: options.ackWaitMs,
     pullBatch: Math.min(options.pullBatch, options.maxAckPending),
     maxAckPending: options.maxAckPending,
+    ...(options.log ? { log: options.log } : {}),
   });
 }

@@ -12,6 +12,7 @@ import { AckPolicy, type ConsumerInfo, type ConsumerMessages, DeliverPolicy } fr
 import { nanos } from '@nats-io/transport-node';
 import { actorsConsumerName, STREAMS } from '../contracts/names.js';
 import type { PartitionConsumer, PartitionSource } from '../contracts/ports.js';
+import type { Logger } from '../obs/logger.js';
 import type { NatsHandles } from './connection.js';
 import { isConsumerNotFound } from './errors.js';
 import { JsInbound } from './js-inbound.js';
@@ -30,7 +31,20 @@ export interface PartitionSourceOptions {
   pullBatch: number;
   /** Bound on unacked messages per partition on the server side. */
   maxAckPending: number;
+  /** Where the client's consumer notifications go (missed heartbeats, re-pulls after a reset, not found). */
+  log?: Logger;
 }
+
+/** Notifications worth an operator's attention: the client lost or re-established its pull. */
+const LOGGED_NOTIFICATIONS = new Set([
+  'heartbeats_missed',
+  'consumer_not_found',
+  'stream_not_found',
+  'consumer_deleted',
+  'exceeded_limits',
+  'no_responders',
+  'reset',
+]);
 
 /** Where delivery must resume: the first stream sequence not known to be acked. */
 export function resumeSequence(info: ConsumerInfo | undefined): number {
@@ -86,6 +100,15 @@ export class NatsPartitionSource implements PartitionSource {
       max_messages: this.#o.pullBatch,
       abort_on_missing_resource: true,
     });
+    if (o.log) {
+      const log = o.log;
+      void (async () => {
+        for await (const n of messages.status()) {
+          if (LOGGED_NOTIFICATIONS.has(n.type))
+            log.warn({ stream, consumer: name, partition, notification: n }, `consumer ${n.type}`);
+        }
+      })().catch(() => undefined);
+    }
     return {
       async *messages() {
         for await (const m of messages) yield new JsInbound(m, recoveredThrough);
