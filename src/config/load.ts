@@ -10,6 +10,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import { ConfigError, type Issue } from '../errors/app-error.js';
+import { operatorDeprecations } from '../http/operators.js';
 import { type ParleyConfig, ParleySchema } from './schema.js';
 import { parseYamlSource, type YamlSource, zodIssues } from './yaml-source.js';
 
@@ -222,6 +223,7 @@ export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
   config.dataDir = resolve(cwd, config.dataDir);
   config.rules = resolve(cwd, config.rules);
   config.streams = resolve(cwd, config.streams);
+  warnings.push(...operatorDeprecations(config));
   return { config: deepFreeze(config), file, warnings };
 }
 

@@ -3,6 +3,7 @@
  * loudly. `ParleyOptions` is what a user writes (all optional); `ParleyConfig` is the parsed, defaulted form.
  */
 import { z } from 'zod';
+import { OperatorsSchema } from '../http/operators.js';
 import { ChannelsSchema, ConnectorsSchema, SimPlatformSchema } from './connectors-schema.js';
 import { SafetySchema, TenantSafetySchema } from './safety-schema.js';
 import { SourcesSchema } from './sources-schema.js';
@@ -277,7 +278,10 @@ export const AdminSchema = z
     tokens: z
       .array(z.string().min(1))
       .default([])
-      .describe('Bearer tokens of operators (admin endpoints); plaintext for development, or sha256:<hex>'),
+      .describe(
+        'Deprecated: bearer tokens of one all-roles operator named "admin"; list operators: instead ' +
+          '(plaintext for development, or sha256:<hex>)',
+      ),
   })
   .strict();
 
@@ -316,6 +320,9 @@ export const ParleySchema = z
       .record(z.string().regex(token, 'tenant ids use letters, digits, - and _'), TenantSchema)
       .default({}),
     admin: AdminSchema.default(AdminSchema.parse({})),
+    operators: OperatorsSchema.describe(
+      'Operators of the admin API, CLI and inbox: { name, token, roles, tenants? } (README "Operators and roles")',
+    ),
     safety: SafetySchema.default(SafetySchema.parse({})).describe(
       'Classifiers, guards, escalation, pause and model settings (see docs/safety.md)',
     ),

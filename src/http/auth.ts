@@ -2,7 +2,8 @@
  * Credentials of the HTTP API, compiled once from the config, and their verification. Pure: no I/O, the
  * clock is passed in; replay protection (which needs shared storage) is the caller's, through ReplayGuard.
  *
- * - Bearer tokens: per tenant (`tenants.<id>.auth.tokens`) or operator (`admin.tokens`); the config holds
+ * - Bearer tokens: per tenant (`tenants.<id>.auth.tokens`) or operator (`operators[].token`, and the deprecated
+ *   `admin.tokens`, each an all-roles operator named "admin": src/http/operators.ts); the config holds
  *   `sha256:<hex>` or, for development, the plaintext. A presented token is hashed and compared with every
  *   known digest in constant time (no early exit), so timing reveals neither the token nor which one matched.
  * - Signed requests (service to service), Standard Webhooks style: headers `webhook-id`,
@@ -15,14 +16,16 @@
  */
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { ConfigError, type Issue } from '../errors/app-error.js';
+import { ADMIN_OPERATOR, type Operator, type OperatorConfig, operatorOf } from './operators.js';
 
 export type Principal =
   | { kind: 'tenant'; tenant: string; via: 'token' | 'signature' }
-  | { kind: 'admin'; via: 'token' };
+  | { kind: 'operator'; operator: Operator; via: 'token' };
 
 export interface AuthSettings {
   tenants: Record<string, { auth: { tokens: readonly string[]; signingSecrets: readonly string[] } }>;
   admin: { tokens: readonly string[] };
+  operators?: readonly OperatorConfig[];
 }
 
 interface TokenEntry {
@@ -104,8 +107,11 @@ export function compileAuth(settings: AuthSettings): CompiledAuth {
       }),
     );
   }
+  for (const [i, op] of (settings.operators ?? []).entries()) {
+    add(op.token, `operators.${i}.token`, { kind: 'operator', operator: operatorOf(op), via: 'token' });
+  }
   for (const [i, tok] of settings.admin.tokens.entries()) {
-    add(tok, `admin.tokens.${i}`, { kind: 'admin', via: 'token' });
+    add(tok, `admin.tokens.${i}`, { kind: 'operator', operator: ADMIN_OPERATOR, via: 'token' });
   }
   if (issues.length > 0) throw new ConfigError('invalid API credentials', issues);
   return { tokens, secrets };
@@ -119,6 +125,12 @@ export function verifyBearer(auth: CompiledAuth, token: string): Principal | und
     if (timingSafeEqual(entry.digest, digest) && !found) found = entry.principal;
   }
   return found;
+}
+
+/** The operator a bearer token names, or undefined (unknown, or a tenant's token). Constant time. */
+export function resolveOperator(auth: CompiledAuth, token: string): Operator | undefined {
+  const principal = verifyBearer(auth, token);
+  return principal?.kind === 'operator' ? principal.operator : undefined;
 }
 
 export interface SignedRequest {

@@ -22,7 +22,7 @@ import { ForbiddenError, NotFoundError, UnauthorizedError } from './errors.js';
 import { createIngestParser } from './ingest-body.js';
 import { installOpenApi, openApiDocument } from './openapi.js';
 import type { ConversationReader, EventSink, ReadinessProbe, ReplayGuard } from './ports.js';
-import { installRequestAuth } from './request-auth.js';
+import { installRequestAuth, verifyPendingSignature } from './request-auth.js';
 import { registerConversationRoutes } from './routes/conversations.js';
 import { type DeadLetterOps, registerDlqRoutes } from './routes/dlq.js';
 import { registerEventRoutes } from './routes/events.js';
@@ -41,7 +41,7 @@ export interface AppTls {
 }
 
 export interface AppDeps {
-  config: Pick<ParleyConfig, 'http' | 'tenants' | 'admin'>;
+  config: Pick<ParleyConfig, 'http' | 'tenants' | 'admin'> & Partial<Pick<ParleyConfig, 'operators'>>;
   log: Logger;
   /** Where the metrics go, and what /metrics serves. */
   registry: Registry;
@@ -146,11 +146,21 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   }) as unknown as FastifyInstance;
 
   // JSON only (strict UTF-8: no replacement characters stored silently); keep the raw bytes, which a signed
-  // request's signature covers.
+  // request's signature covers. A signed request is authenticated over those bytes before they are parsed.
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (req, body, done) => {
     const raw = body as Buffer;
     req.rawBody = raw;
+    if (req.signaturePending) {
+      verifyPendingSignature(req, raw).then(
+        () => parseJson(raw, done),
+        (err: unknown) => done(err as Error, undefined),
+      );
+      return;
+    }
+    parseJson(raw, done);
+  });
+  function parseJson(raw: Buffer, done: (err: Error | null, value: unknown) => void): void {
     if (raw.length === 0) {
       done(
         new ValidationError('empty body', [{ path: 'body', message: 'expected a JSON object' }]),
@@ -185,7 +195,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
         undefined,
       );
     }
-  });
+  }
 
   installRequestAuth(app, {
     auth,

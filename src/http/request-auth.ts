@@ -1,19 +1,25 @@
 /**
- * Authentication and authorization hooks. Each route declares `config.auth`: 'public', 'tenant' or 'admin'.
+ * Authentication and authorization hooks. Each route declares `config.auth`: 'public', 'tenant', or the
+ * operator role it needs ('viewer', 'reviewer', 'operator', 'rules-admin'; src/http/operators.ts).
  *
  * - onRequest: a bearer token is verified before the body is read (an unauthenticated client cannot make the
  *   server parse a megabyte); a client certificate offered in mTLS `request` mode must verify.
- * - preHandler: a signed request is verified against the raw body bytes, then its (id, timestamp) is claimed
- *   in the replay guard, shared by every ingest process, so the same signed request is accepted once.
- * Then the principal's role is checked: 401 for no or bad credentials, 403 for a good one without the right.
+ * - A signed request is verified against the raw body bytes *before* they are parsed as JSON (build-app.ts's
+ *   parser calls verifyPendingSignature), so an unauthenticated client cannot make the server parse a
+ *   crafted body either; a bodiless signed request is verified in preHandler. Then its (id, timestamp) is
+ *   claimed in the replay guard, shared by every ingest process, so the same signed request is accepted once.
+ * Then the principal's role is checked: 401 for no or bad credentials, 403 for a good one without the right
+ * (naming the missing role). Tenant scope is checked by the handler, which knows the tenant
+ * (operatorOf(req, role, tenant)).
  */
 import type { TLSSocket } from 'node:tls';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { type CompiledAuth, type Principal, verifyBearer, verifySignature } from './auth.js';
 import { ForbiddenError, UnauthorizedError } from './errors.js';
+import { type Operator, type Role, requireRole as requireOperatorRole } from './operators.js';
 import type { ReplayGuard } from './ports.js';
 
-export type RouteAuth = 'public' | 'tenant' | 'admin';
+export type RouteAuth = 'public' | 'tenant' | Role;
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -25,6 +31,10 @@ declare module 'fastify' {
     signaturePending: boolean;
   }
 }
+
+type Verifier = (req: FastifyRequest, body: Buffer) => Promise<void>;
+/** The verifier of each request whose signature is pending (set in onRequest). */
+const pending = new WeakMap<FastifyRequest, Verifier>();
 
 export interface RequestAuthOptions {
   auth: CompiledAuth;
@@ -40,18 +50,67 @@ function header(req: FastifyRequest, name: string): string | undefined {
 }
 
 function requireRole(required: RouteAuth, principal: Principal): void {
-  if (required === 'tenant' && principal.kind !== 'tenant') {
-    throw new ForbiddenError('this route takes a tenant credential (the tenant comes from it)');
+  if (required === 'public') return;
+  if (required === 'tenant') {
+    if (principal.kind !== 'tenant')
+      throw new ForbiddenError('this route takes a tenant credential (the tenant comes from it)');
+    return;
   }
-  if (required === 'admin' && principal.kind !== 'admin') {
-    throw new ForbiddenError('this route needs an operator (admin) credential');
+  if (principal.kind !== 'operator') {
+    throw new ForbiddenError(
+      `this route needs an operator credential with the "${required}" role`,
+      'MISSING_ROLE',
+    );
   }
+  requireOperatorRole(principal.operator, required);
+}
+
+/**
+ * Verifies a pending signed request over `body`, the raw bytes, before anything parses them; a no-op for a
+ * request that is not signed (or already verified). Throws the 401 or 403.
+ */
+export async function verifyPendingSignature(req: FastifyRequest, body: Buffer): Promise<void> {
+  if (!req.signaturePending) return;
+  const verify = pending.get(req);
+  if (!verify) throw new UnauthorizedError('signed requests are not accepted here', 'BAD_SIGNATURE');
+  await verify(req, body);
 }
 
 export function installRequestAuth(app: FastifyInstance, options: RequestAuthOptions): void {
   app.decorateRequest('principal', undefined);
   app.decorateRequest('rawBody', undefined);
   app.decorateRequest('signaturePending', false);
+
+  const verify: Verifier = async (req, body) => {
+    req.signaturePending = false;
+    const required = req.routeOptions.config.auth ?? 'public';
+    const tenant = header(req, 'parley-tenant');
+    const id = header(req, 'webhook-id');
+    const timestamp = header(req, 'webhook-timestamp');
+    if (!tenant || !id || !timestamp) {
+      throw new UnauthorizedError(
+        'a signed request needs parley-tenant, webhook-id and webhook-timestamp headers',
+        'MALFORMED_SIGNATURE',
+      );
+    }
+    const result = verifySignature(
+      options.auth,
+      { tenant, id, timestamp, signature: header(req, 'webhook-signature') ?? '', body },
+      options.now(),
+      options.toleranceSeconds,
+    );
+    if (!result.ok) {
+      // Unknown tenant and wrong signature look the same from outside.
+      const code = result.code === 'UNKNOWN_TENANT' ? 'BAD_SIGNATURE' : result.code;
+      const message = result.code === 'UNKNOWN_TENANT' ? 'signature does not match' : result.message;
+      throw new UnauthorizedError(message, code);
+    }
+    if (!(await options.replay.claim(tenant, result.replayKey))) {
+      throw new UnauthorizedError('this signed request was already accepted (replay)', 'SIGNATURE_REPLAYED');
+    }
+    req.principal = result.principal;
+    requireRole(required, result.principal);
+  };
 
   app.addHook('onRequest', async (req) => {
     const required = req.routeOptions.config.auth ?? 'public';
@@ -76,7 +135,8 @@ export function installRequestAuth(app: FastifyInstance, options: RequestAuthOpt
       return;
     }
     if (header(req, 'webhook-signature') !== undefined) {
-      req.signaturePending = true; // verified once the body is read
+      req.signaturePending = true; // verified over the raw body, before it is parsed
+      pending.set(req, verify);
       return;
     }
     throw new UnauthorizedError(
@@ -85,41 +145,9 @@ export function installRequestAuth(app: FastifyInstance, options: RequestAuthOpt
     );
   });
 
+  // A signed request without a body (or with one no parser read) is verified over the empty or raw bytes.
   app.addHook('preHandler', async (req) => {
-    if (!req.signaturePending) return;
-    const required = req.routeOptions.config.auth ?? 'public';
-    const tenant = header(req, 'parley-tenant');
-    const id = header(req, 'webhook-id');
-    const timestamp = header(req, 'webhook-timestamp');
-    if (!tenant || !id || !timestamp) {
-      throw new UnauthorizedError(
-        'a signed request needs parley-tenant, webhook-id and webhook-timestamp headers',
-        'MALFORMED_SIGNATURE',
-      );
-    }
-    const result = verifySignature(
-      options.auth,
-      {
-        tenant,
-        id,
-        timestamp,
-        signature: header(req, 'webhook-signature') ?? '',
-        body: req.rawBody ?? Buffer.alloc(0),
-      },
-      options.now(),
-      options.toleranceSeconds,
-    );
-    if (!result.ok) {
-      // Unknown tenant and wrong signature look the same from outside.
-      const code = result.code === 'UNKNOWN_TENANT' ? 'BAD_SIGNATURE' : result.code;
-      const message = result.code === 'UNKNOWN_TENANT' ? 'signature does not match' : result.message;
-      throw new UnauthorizedError(message, code);
-    }
-    if (!(await options.replay.claim(tenant, result.replayKey))) {
-      throw new UnauthorizedError('this signed request was already accepted (replay)', 'SIGNATURE_REPLAYED');
-    }
-    req.principal = result.principal;
-    requireRole(required, result.principal);
+    if (req.signaturePending) await verify(req, req.rawBody ?? Buffer.alloc(0));
   });
 }
 
@@ -128,4 +156,18 @@ export function tenantOf(req: FastifyRequest): string {
   const p = req.principal;
   if (p?.kind !== 'tenant') throw new ForbiddenError('this route takes a tenant credential');
   return p.tenant;
+}
+
+/**
+ * The operator of a request on an operator route, checked for `role` and, when given, for `tenant` (`null`:
+ * the action spans every tenant). The name it returns is what the handler audits.
+ */
+export function operatorOf(req: FastifyRequest, role: Role, tenant?: string | null): Operator {
+  const p = req.principal;
+  if (p?.kind !== 'operator')
+    throw new ForbiddenError(
+      `this route needs an operator credential with the "${role}" role`,
+      'MISSING_ROLE',
+    );
+  return requireOperatorRole(p.operator, role, tenant);
 }

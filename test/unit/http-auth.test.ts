@@ -42,7 +42,11 @@ t.test('http-auth - bearer tokens map to their tenant or to the operator, plaint
   t.same(verifyBearer(auth, 'dev-acme'), { kind: 'tenant', tenant: 'acme', via: 'token' });
   t.same(verifyBearer(auth, 'hashed-acme'), { kind: 'tenant', tenant: 'acme', via: 'token' });
   t.same(verifyBearer(auth, 'dev-globex'), { kind: 'tenant', tenant: 'globex', via: 'token' });
-  t.same(verifyBearer(auth, 'dev-admin'), { kind: 'admin', via: 'token' });
+  t.same(verifyBearer(auth, 'dev-admin'), {
+    kind: 'operator',
+    operator: { name: 'admin', roles: ['viewer', 'reviewer', 'operator', 'rules-admin'] },
+    via: 'token',
+  });
   t.equal(verifyBearer(auth, 'dev-acm'), undefined, 'a prefix is not the token');
   t.equal(verifyBearer(auth, ''), undefined);
   t.equal(verifyBearer(auth, hashToken('hashed-acme')), undefined, 'the hash itself is not a credential');

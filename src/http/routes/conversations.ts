@@ -63,7 +63,7 @@ export function registerConversationRoutes(app: FastifyInstance, o: Conversation
   app.get(
     '/v1/admin/tenants/:tenant/conversations/:conversation',
     {
-      config: { auth: 'admin' },
+      config: { auth: 'viewer' },
       schema: {
         summary: "Any tenant's conversation (operators)",
         tags,

@@ -33,7 +33,7 @@ const RedriveBodySchema = z
   .object({ by: z.string().min(1).max(200).optional().describe('Who redrives (recorded in AUDIT)') })
   .strict();
 
-const config = { auth: 'admin' } as const;
+const config = { auth: 'viewer' } as const;
 const tags = ['dlq'];
 
 export function registerDlqRoutes(app: FastifyInstance, o: DlqRoutesOptions): void {
@@ -83,7 +83,7 @@ export function registerDlqRoutes(app: FastifyInstance, o: DlqRoutesOptions): vo
   app.post(
     '/v1/dlq/:seq/redrive',
     {
-      config,
+      config: { auth: 'operator' },
       schema: {
         summary: 'Republish a dead letter unchanged (same action ID: never delivered twice) and remove it',
         tags,

@@ -64,7 +64,7 @@ export function registerRuleRoutes(app: FastifyInstance, o: RuleRoutesOptions): 
     validated(() => evaluateRequest(o.evaluate(), tenantOf(req), req.body)),
   );
 
-  app.post('/v1/trigger', { config: { auth: 'admin' }, schema: triggerSchema }, async (req, reply) => {
+  app.post('/v1/trigger', { config: { auth: 'rules-admin' }, schema: triggerSchema }, async (req, reply) => {
     const body = (req.body ?? {}) as Record<string, unknown>;
     const tenant = TokenSchema.safeParse(body.tenant);
     if (!tenant.success)

@@ -56,7 +56,7 @@ function validated<T>(fn: () => Promise<T>): Promise<T> {
   });
 }
 
-const config = { auth: 'admin' } as const;
+const config = { auth: 'viewer' } as const;
 const adminErrors = errorResponses(400, 401, 403, 503);
 
 export function registerSafetyRoutes(app: FastifyInstance, o: SafetyRoutesOptions): void {
@@ -100,7 +100,7 @@ export function registerSafetyRoutes(app: FastifyInstance, o: SafetyRoutesOption
   app.post<{ Params: { id: string } }>(
     '/v1/escalations/:id/resolve',
     {
-      config,
+      config: { auth: 'reviewer' },
       schema: {
         summary: 'Resolve: resume automation (held actions re-checked and sent), close it, or reply',
         tags: esc,
@@ -139,7 +139,7 @@ export function registerSafetyRoutes(app: FastifyInstance, o: SafetyRoutesOption
   app.put<{ Params: { tenant: string; conversation: string } }>(
     '/v1/consent/:tenant/:conversation',
     {
-      config,
+      config: { auth: 'operator' },
       schema: {
         summary: 'Put a fan on do-not-disturb, or allow them again (applied in order by the actor)',
         tags: consent,
@@ -162,7 +162,7 @@ export function registerSafetyRoutes(app: FastifyInstance, o: SafetyRoutesOption
   app.post(
     '/v1/pause',
     {
-      config,
+      config: { auth: 'operator' },
       schema: {
         summary: 'Pause (hold) or kill (drop) sends at a scope, in every process within a second',
         tags: switches,
@@ -178,7 +178,7 @@ export function registerSafetyRoutes(app: FastifyInstance, o: SafetyRoutesOption
   app.post(
     '/v1/resume',
     {
-      config,
+      config: { auth: 'operator' },
       schema: {
         summary: 'Lift a pause or kill switch; held actions are sent again',
         tags: switches,
