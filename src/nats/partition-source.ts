@@ -33,6 +33,14 @@ export interface PartitionSourceOptions {
   maxAckPending: number;
   /** Where the client's consumer notifications go (missed heartbeats, re-pulls after a reset, not found). */
   log?: Logger;
+  /** Server heartbeat interval of a pending pull (default 5 s; a pull expires after two). */
+  idleHeartbeatMs?: number;
+  /**
+   * A consumer waiting for messages this long with nothing delivered asks the server whether messages are
+   * pending; pending on two checks in a row means its pull was lost beyond the client's own recovery, and
+   * its iterator fails so the partition is acquired afresh (default 15 s).
+   */
+  stallCheckMs?: number;
 }
 
 /** Notifications worth an operator's attention: the client lost or re-established its pull. */
@@ -96,24 +104,85 @@ export class NatsPartitionSource implements PartitionSource {
         : { deliver_policy: DeliverPolicy.All }),
     });
     const consumer = await js.consumers.get(stream, name);
+    const heartbeatMs = o.idleHeartbeatMs ?? 5_000;
     const messages: ConsumerMessages = await consumer.consume({
       max_messages: this.#o.pullBatch,
+      expires: heartbeatMs * 2,
+      idle_heartbeat: heartbeatMs,
       abort_on_missing_resource: true,
     });
-    if (o.log) {
-      const log = o.log;
-      void (async () => {
-        for await (const n of messages.status()) {
-          if (LOGGED_NOTIFICATIONS.has(n.type))
-            log.warn({ stream, consumer: name, partition, notification: n }, `consumer ${n.type}`);
+    // Liveness from the server's point of view, independent of the client's reset machinery: nats.js 3.4
+    // re-pulls after two missed heartbeats, but after a cluster node loss on 2.9.10 it was seen never to pull
+    // again (no waiting pull on the server, messages pending, the partition idle for minutes while its lease
+    // renewed). Only while the stage waits for a message (not while it holds the iterator back) is it checked.
+    let lastMessage = Date.now();
+    let waitingSince: number | undefined;
+    let suspect = 0;
+    let checking = false;
+    const log = o.log;
+    void (async () => {
+      for await (const n of messages.status()) {
+        if (LOGGED_NOTIFICATIONS.has(n.type))
+          log?.warn({ stream, consumer: name, partition, notification: n }, `consumer ${n.type}`);
+      }
+    })().catch(() => undefined);
+    const stallMs = o.stallCheckMs ?? 15_000;
+    const watchdog = setInterval(
+      () => {
+        if (waitingSince === undefined || checking) return;
+        const idleMs = Date.now() - Math.max(lastMessage, waitingSince);
+        if (idleMs < stallMs) {
+          suspect = 0;
+          return;
         }
-      })().catch(() => undefined);
-    }
+        checking = true;
+        jsm.consumers
+          .info(stream, name)
+          .then((now) => {
+            if (waitingSince === undefined || Date.now() - Math.max(lastMessage, waitingSince) < stallMs) {
+              suspect = 0;
+              return;
+            }
+            suspect = now.num_pending > 0 ? suspect + 1 : 0;
+            if (suspect < 2) return;
+            clearInterval(watchdog);
+            log?.warn(
+              {
+                stream,
+                consumer: name,
+                partition,
+                idleMs,
+                pending: now.num_pending,
+                waitingPulls: now.num_waiting,
+              },
+              'partition consumer stalled: messages pending on the server, none delivered; reopening the partition',
+            );
+            messages.stop(new Error(`consumer ${name} stalled (${now.num_pending} pending, none delivered)`));
+          })
+          .catch(() => undefined) // the server is unreachable: the client's reconnect handles that
+          .finally(() => {
+            checking = false;
+          });
+      },
+      Math.max(1_000, Math.floor(stallMs / 3)),
+    );
+    watchdog.unref();
     return {
       async *messages() {
-        for await (const m of messages) yield new JsInbound(m, recoveredThrough);
+        try {
+          waitingSince = Date.now();
+          for await (const m of messages) {
+            waitingSince = undefined;
+            lastMessage = Date.now();
+            yield new JsInbound(m, recoveredThrough);
+            waitingSince = Date.now();
+          }
+        } finally {
+          clearInterval(watchdog);
+        }
       },
       async stop() {
+        clearInterval(watchdog);
         await messages.close().catch(() => undefined);
       },
     };
