@@ -47,6 +47,15 @@ function clean(text: string): string {
   return text.slice(0, 200).replace(/[\r\n]/g, ' ');
 }
 
+/** The decision behind an action, flat, for its outcome event: rules version, variant, journey step. */
+function decisionAttributes(d: NonNullable<ActionMessage['decision']>): Record<string, unknown> {
+  return {
+    rulesVersion: d.rulesVersion,
+    ...(d.variant ? { variant: d.variant } : {}),
+    ...(d.journey ? { journey: d.journey.id, journeyVersion: d.journey.version, step: d.journey.step } : {}),
+  };
+}
+
 export function outcomeEvent(
   action: ActionMessage,
   outcome: Outcome,
@@ -69,6 +78,7 @@ export function outcomeEvent(
       rule: action.rule,
       template: action.template,
       sourceEvent: action.event.id,
+      ...(action.decision ? decisionAttributes(action.decision) : {}),
       ...details,
     },
     ...(action.traceId ? { traceId: action.traceId } : {}),

@@ -37,6 +37,20 @@ export const ActionMessageSchema = z
     reportSent: z.boolean().optional(),
     /** The safety gate's approval (stage, classifiers, guards): ACTIONS is the approvals' audit. */
     approval: z.record(z.string(), z.unknown()).optional(),
+    /** A digest's collected events (rules with `digest`), each exactly once. */
+    digest: z
+      .object({
+        count: z.number().int(),
+        events: z.array(
+          z.object({
+            id: z.string(),
+            type: z.string(),
+            occurredAt: z.string(),
+            attributes: z.record(z.string(), z.unknown()),
+          }),
+        ),
+      })
+      .optional(),
     event: z.object({
       id: z.string(),
       type: z.string(),

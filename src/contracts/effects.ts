@@ -19,6 +19,16 @@ export interface ActionEffect {
   reportSent?: boolean;
   /** The safety gate's approval record (stage, classifiers, guards): the action is its own audit record. */
   approval?: Record<string, unknown>;
+  /** The event the send is about when it is not the one evaluated (a debounced burst's last event). */
+  event?: { id: string; type: string; attributes: Record<string, unknown>; seq: number };
+  /** A digest's collected events, each exactly once, in stream order. */
+  digest?: Digest;
+}
+
+/** What a digest send carries (the action, the webhook body, `/digest` for its variables). */
+export interface Digest {
+  count: number;
+  events: Array<{ id: string; type: string; occurredAt: string; attributes: Record<string, unknown> }>;
 }
 
 /** Where a decision came from. Every action the rules engine proposes carries one. */

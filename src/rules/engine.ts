@@ -1,18 +1,27 @@
 /**
  * The rules engine's evaluation of one event for one conversation: pure and deterministic (time is the
  * event's stream time, ids derive from the stream sequence). In order:
- *   1. profile counters and detectors (may emit signals, (re)arm inactivity timers),
- *   2. on `timer.wake`: fire the timers due (journey delays and wait timeouts, delayed rule actions,
- *      inactivity), ignoring stale ones,
- *   3. journeys in flight waiting for this event advance on their on_event edge,
- *   4. `admin.trigger` starts a named rule or journey,
- *   5. trigger rules whose `on` and `when` match propose their actions (A/B variant sticky per conversation;
- *      delayed ones become timers),
- *   6. journeys whose entry matches start (re-entry policy permitting) on the current version,
- *   7. the earliest timer becomes the conversation's wake-up (written lazily: only when it moves earlier).
+ *   1. fire the timers due by the event's stream time (journey delays and wait timeouts, delayed rule
+ *      actions, debounce and digest windows, inactivity), ignoring stale ones: on `timer.wake`, and on any
+ *      other event that reached them first, so a timer due at or before an event always fires before it,
+ *   2. profile counters and detectors (may emit signals, (re)arm inactivity timers),
+ *   3. `cancel_on` of rules (pending delayed actions, open windows) and `exit_on` / step `cancel_on` of
+ *      journeys in flight (pending.ts),
+ *   4. journeys in flight waiting for this event advance on their on_event edge,
+ *   5. `admin.trigger` starts a named rule or journey,
+ *   6. trigger rules whose `on` and `when` match propose their actions (A/B variant sticky per conversation;
+ *      delayed ones become timers; debounced and digest rules feed their window),
+ *   7. journeys whose entry matches start (re-entry policy permitting) on the current version,
+ *   8. the earliest timer becomes the conversation's wake-up (written lazily: only when it moves earlier).
  * Proposed actions go through the safety gate in the actor; emits, audits and the wake-up do not.
  */
-import type { AutomationState, JourneyRun, Profile, Timer } from '../contracts/conversation/automation.js';
+import type {
+  AutomationState,
+  CollectedEvent,
+  JourneyRun,
+  Profile,
+  Timer,
+} from '../contracts/conversation/automation.js';
 import type { Evaluation, EvaluationContext } from '../contracts/conversation/decider.js';
 import type { ConversationState } from '../contracts/conversation/state.js';
 import type { ActionEffect, DecisionMeta, Effect } from '../contracts/effects.js';
@@ -20,6 +29,15 @@ import type { EventEnvelope } from '../contracts/envelope.js';
 import { WAKE_EVENT_TYPE } from '../contracts/event-types.js';
 import { type CompiledAction, renderAction } from './actions.js';
 import type { CompiledJourney } from './journey.js';
+import {
+  cancelling,
+  cancelPending,
+  closeWindow,
+  collected,
+  feedWindow,
+  type PendingHost,
+  ruleOfTimer,
+} from './pending.js';
 import { applyProfileAndDetectors, inactivitySignal, insertTimer } from './profile.js';
 import type { CompiledRule, RuleSet } from './rule-set.js';
 
@@ -60,12 +78,15 @@ export function pickVariant(
   return variants[variants.length - 1]!.id;
 }
 
-class Evaluator {
+class Evaluator implements PendingHost {
   readonly proposals: ActionEffect[] = [];
   readonly effects: Effect[] = [];
   readonly auto: AutomationState;
+  readonly fired: PendingHost['fired'] = [];
   profile: Profile | undefined;
   state: ConversationState;
+  /** What `/event` is while timers fire on an event that is not their wake-up: that wake-up. */
+  #docEvent: EventEnvelope | undefined;
   #timerSeq = 0;
 
   constructor(
@@ -83,11 +104,19 @@ class Evaluator {
     return this.ctx.now;
   }
 
+  get seq(): number {
+    return this.ctx.seq;
+  }
+
+  get rulesVersion(): string {
+    return this.set.version;
+  }
+
   newTimerId = (): string => `${this.ctx.seq}.${this.#timerSeq++}`;
 
   doc(journey?: { id: string; version: string; step: string }): Record<string, unknown> {
     return {
-      event: this.event,
+      event: this.#docEvent ?? this.event,
       profile: this.profile ?? EMPTY,
       conversation: this.state,
       now: this.now,
@@ -126,6 +155,11 @@ class Evaluator {
     }
     const decision: DecisionMeta = { rulesVersion: this.set.version, ...(variant ? { variant } : {}) };
     const doc = variant ? { ...this.doc(), variant } : this.doc();
+    if (rule.window) {
+      feedWindow(this, { ...rule, window: rule.window }, actions, decision, doc);
+      return;
+    }
+    const trigger = rule.cancels.length > 0 ? collected(this.event, this.ctx.seq) : undefined;
     const delayed = new Map<number, ActionEffect[]>();
     for (const a of actions) {
       const effect = renderAction(a, rule.id, doc, decision);
@@ -136,6 +170,8 @@ class Evaluator {
       this.addTimer({
         at: this.now + delayMs,
         kind: 'action',
+        rule: rule.id,
+        ...(trigger ? { trigger } : {}),
         actions: effects.map((e) => ({
           channel: e.channel,
           rule: e.rule,
@@ -241,6 +277,30 @@ class Evaluator {
     return j;
   }
 
+  /** `exit_on` of each journey in flight and `cancel_on` of the step it rests at. */
+  runExits(): void {
+    const runs = this.auto.journeys;
+    if (!runs) return;
+    const type = this.event.type;
+    for (const id of Object.keys(runs).sort()) {
+      const run = this.auto.journeys?.[id];
+      if (!run) continue;
+      const j = this.pinned(id, run);
+      if (!j?.cancelTypes.has(type)) continue;
+      const doc = { ...this.doc({ id, version: j.version, step: run.step }), trigger: run.trigger ?? {} };
+      if (cancelling(j.exitOn, type, doc)) this.exitRun(j, run, `exit_on:${type}`, [run.step]);
+      else if (cancelling(j.steps.get(run.step)?.cancels ?? [], type, doc))
+        this.exitRun(j, run, `cancelled:${run.step}`, [run.step]);
+    }
+  }
+
+  runCancels(): void {
+    for (const rule of this.set.cancelsByType.get(this.event.type) ?? []) {
+      if (rule.tenants && !rule.tenants.has(this.event.tenant)) continue;
+      cancelPending(this, rule, this.doc());
+    }
+  }
+
   runWaits(): void {
     const runs = this.auto.journeys;
     if (!runs) return;
@@ -274,6 +334,7 @@ class Evaluator {
       step: j.start,
       enteredAt: this.now,
       stepAt: this.now,
+      ...(j.cancelTypes.size > 0 ? { trigger: collected(this.event, this.ctx.seq) } : {}),
     };
     this.advance(j, run, j.start, [`entry:${this.event.type}`]);
   }
@@ -287,41 +348,75 @@ class Evaluator {
 
   // --- timers ------------------------------------------------------------------------------------------
 
-  /** Fires the timers due at this wake-up; returns whether the indexed wake-up was consumed. */
+  /**
+   * Fires the timers due by this event, before anything else it does: on its wake-up, and on any other
+   * event whose stream time has reached them (the wake-up may still be on its way), so an event never
+   * overtakes a timer that was due before it; returns whether the indexed wake-up was consumed.
+   */
   fireTimers(): boolean {
-    const due = Number(this.event.attributes.due);
-    const consumed = this.auto.wake !== undefined && this.auto.wake === due;
+    const wake = this.event.type === WAKE_TYPE;
+    const due = wake ? Number(this.event.attributes.due) : Number.NaN;
+    const consumed = wake && this.auto.wake !== undefined && this.auto.wake === due;
     if (consumed) delete this.auto.wake;
     const limit = Math.max(this.now, Number.isFinite(due) ? due : 0);
     const timers = this.auto.timers ?? [];
+    if (timers.length === 0 || timers[0]!.at > limit) return consumed;
     const fired = timers.filter((t) => t.at <= limit);
-    if (fired.length === 0) return consumed;
     this.auto.timers = timers.filter((t) => t.at > limit);
     for (const t of fired) {
-      if (t.kind === 'inactivity') {
-        if (this.set.detectors.inactivity.some((d) => d.id === t.detector))
-          this.effects.push(inactivitySignal(this.set.detectors, t, this.profile));
-      } else if (t.kind === 'action') {
-        for (const a of t.actions ?? [])
-          this.proposals.push({
-            type: 'action',
-            channel: a.channel,
-            rule: a.rule,
-            template: a.template,
-            variables: a.variables,
-            decision: a.decision,
-          });
-      } else {
-        const run = this.auto.journeys?.[t.journey!];
-        if (!run || run.timer !== t.id) continue; // stale: the run moved on
-        const j = this.pinned(t.journey!, run);
-        const step = j?.steps.get(run.step);
-        if (!j || !step) continue;
-        if (step.kind === 'delay') this.advance(j, run, step.next!, [`${step.id}:elapsed`]);
-        else if (step.kind === 'wait') this.advance(j, run, step.onTimeout!, [`${step.id}:on_timeout`]);
-      }
+      if (!wake) this.#docEvent = this.wakeAt(t.at);
+      this.fire(t);
     }
+    this.#docEvent = undefined;
     return consumed;
+  }
+
+  /** The wake-up event of a timer due at `at`, as the simulator and the timer wheel would publish it. */
+  wakeAt(at: number): EventEnvelope {
+    const { tenant, conversation } = this.event;
+    return {
+      schema: this.event.schema,
+      id: `wake.${tenant}.${conversation}.${at}`,
+      type: WAKE_TYPE,
+      tenant,
+      conversation,
+      occurredAt: new Date(at).toISOString(),
+      attributes: { due: at },
+    };
+  }
+
+  /** One due timer: its send, journey step, window close or detector signal (stale ones do nothing). */
+  fire(t: Timer): void {
+    if (t.kind === 'inactivity') {
+      if (this.set.detectors.inactivity.some((d) => d.id === t.detector))
+        this.effects.push(inactivitySignal(this.set.detectors, t, this.profile));
+    } else if (t.kind === 'window') {
+      const w = this.auto.windows?.[t.rule!];
+      if (!w || w.timer !== t.id) return; // stale: the window moved on
+      this.fired.push({ rule: t.rule!, pending: w.kind, at: t.at, trigger: lastOf(w.events) });
+      closeWindow(this, t.rule!, w, 'window');
+    } else if (t.kind === 'action') {
+      const rule = ruleOfTimer(t);
+      if (rule)
+        this.fired.push({ rule, pending: 'delay', at: t.at, ...(t.trigger ? { trigger: t.trigger } : {}) });
+      for (const a of t.actions ?? [])
+        this.proposals.push({
+          type: 'action',
+          channel: a.channel,
+          rule: a.rule,
+          template: a.template,
+          variables: a.variables,
+          decision: a.decision,
+        });
+    } else {
+      const run = this.auto.journeys?.[t.journey!];
+      if (!run || run.timer !== t.id) return; // stale: the run moved on
+      const j = this.pinned(t.journey!, run);
+      const step = j?.steps.get(run.step);
+      if (!j || !step) return;
+      if (step.kind === 'delay') this.advance(j, run, step.next!, [`${step.id}:elapsed`]);
+      else if (step.kind === 'wait') this.advance(j, run, step.onTimeout!, [`${step.id}:on_timeout`]);
+    }
   }
 
   adminTrigger(): void {
@@ -337,6 +432,7 @@ class Evaluator {
   }
 
   run(): Evaluation {
+    const consumed = this.fireTimers();
     const step = applyProfileAndDetectors(
       this.set.detectors,
       this.event,
@@ -349,7 +445,8 @@ class Evaluator {
     this.effects.push(...step.emits);
     if (this.profile !== this.state.profile) this.state = { ...this.state, profile: this.profile };
 
-    const consumed = this.event.type === WAKE_TYPE ? this.fireTimers() : false;
+    this.runCancels();
+    this.runExits();
     this.runWaits();
     if (this.event.type === ADMIN_TRIGGER_TYPE) this.adminTrigger();
     this.runRules();
@@ -382,8 +479,13 @@ function compact(auto: AutomationState): AutomationState | undefined {
   if (auto.timers && auto.timers.length > 0) out.timers = auto.timers;
   if (auto.wake !== undefined) out.wake = auto.wake;
   if (auto.variants && Object.keys(auto.variants).length > 0) out.variants = auto.variants;
+  if (auto.windows && Object.keys(auto.windows).length > 0) out.windows = auto.windows;
   if (auto.failures && auto.failures.length > 0) out.failures = auto.failures;
   return Object.keys(out).length > 0 ? out : undefined;
+}
+
+function lastOf(events: readonly CollectedEvent[]): CollectedEvent | undefined {
+  return events[events.length - 1];
 }
 
 export function evaluateEvent(

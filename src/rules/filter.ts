@@ -7,7 +7,9 @@
  * event's stream time, never the wall clock), so evaluation stays deterministic.
  *
  * The document a predicate reads is { event, profile, conversation, now, journey? }; `/segments/<name>`
- * is not data but the named segment's own predicate over the same document.
+ * is not data but the named segment's own predicate over the same document. A `cancel_on` filter also reads
+ * `/trigger` (the event that set up what it cancels) and may take an operand from the document:
+ * `{ eq: "{{/trigger/attributes/cart}}" }`.
  */
 import { z } from 'zod';
 
@@ -44,6 +46,11 @@ export type Predicate = (doc: unknown) => boolean;
 export interface FilterOptions {
   /** Named segments that `/segments/<name>` refers to. */
   segments?: ReadonlyMap<string, Predicate>;
+  /**
+   * A `cancel_on` filter: `/trigger/...` (what set up the pending send) is a root, and an operand that is
+   * exactly one placeholder (`{ eq: "{{/trigger/attributes/cart}}" }`) is read from the document.
+   */
+  cancel?: boolean;
 }
 
 /** A problem found while compiling a filter; `key` is the pointer at fault. */
@@ -129,16 +136,40 @@ function orderCheck(operand: number | string, sign: 1 | -1): Check {
   return (v) => sign * (compare(v, operand) ?? Number.NaN) > 0;
 }
 
-function conditionPredicate(c: Condition): Check {
+const OPERAND_PLACEHOLDER = /^\{\{\s*(\/[^}|]*?)\s*\}\}$/;
+
+/** An operand as a function of the document: a fixed value, or a `{{/pointer}}` read (cancel filters). */
+function operandOf(value: unknown, placeholders: boolean, key: string): (doc: unknown) => unknown {
+  const m = placeholders && typeof value === 'string' ? OPERAND_PLACEHOLDER.exec(value) : null;
+  if (!m) return () => value;
+  const tokens = parsePointer(m[1]!);
+  if (!CANCEL_ROOTS.has(tokens[0]!))
+    throw new FilterError(
+      key,
+      `"${value}" must read one of ${[...CANCEL_ROOTS].map((r) => `/${r}`).join(', ')}`,
+    );
+  return (doc) => resolvePointer(doc, tokens);
+}
+
+function conditionPredicate(c: Condition, placeholders: boolean, key: string): Check {
   const checks: Check[] = [];
-  if ('eq' in c) checks.push((v) => equals(v, c.eq));
-  if ('neq' in c) checks.push((v) => !equals(v, c.neq));
+  if ('eq' in c) {
+    const eq = operandOf(c.eq, placeholders, key);
+    checks.push((v, doc) => equals(v, eq(doc)));
+  }
+  if ('neq' in c) {
+    const neq = operandOf(c.neq, placeholders, key);
+    checks.push((v, doc) => !equals(v, neq(doc)));
+  }
   if (c.gt !== undefined) checks.push(orderCheck(c.gt, 1));
   if (c.lt !== undefined) checks.push(orderCheck(c.lt, -1));
-  if ('contains' in c) checks.push((v) => contains(v, c.contains));
+  if ('contains' in c) {
+    const needle = operandOf(c.contains, placeholders, key);
+    checks.push((v, doc) => contains(v, needle(doc)));
+  }
   if (c.in !== undefined) {
-    const options = c.in;
-    checks.push((v) => options.some((x) => equals(v, x)));
+    const options = c.in.map((x) => operandOf(x, placeholders, key));
+    checks.push((v, doc) => options.some((x) => equals(v, x(doc))));
   }
   if (c.exists !== undefined) {
     const want = c.exists;
@@ -149,6 +180,7 @@ function conditionPredicate(c: Condition): Check {
 }
 
 const ROOTS = new Set(['event', 'profile', 'conversation', 'segments', 'now', 'journey']);
+const CANCEL_ROOTS = new Set([...ROOTS, 'trigger']);
 
 /**
  * Compiles a filter. Throws FilterError for a pointer outside the document's roots or an unknown segment
@@ -157,8 +189,9 @@ const ROOTS = new Set(['event', 'profile', 'conversation', 'segments', 'now', 'j
 export function compileFilter(filter: Filter, options: FilterOptions = {}): Predicate {
   const clauses = Object.entries(filter).map(([pointer, cond]) => {
     const tokens = parsePointer(pointer);
-    if (!ROOTS.has(tokens[0]!))
-      throw new FilterError(pointer, `must start with one of ${[...ROOTS].map((r) => `/${r}`).join(', ')}`);
+    const roots = options.cancel ? CANCEL_ROOTS : ROOTS;
+    if (!roots.has(tokens[0]!))
+      throw new FilterError(pointer, `must start with one of ${[...roots].map((r) => `/${r}`).join(', ')}`);
     let read: (doc: unknown) => unknown = (doc) => resolvePointer(doc, tokens);
     if (tokens[0] === 'segments') {
       const name = tokens[1];
@@ -170,10 +203,12 @@ export function compileFilter(filter: Filter, options: FilterOptions = {}): Pred
         );
       read = segment;
     }
+    const placeholders = options.cancel === true;
+    const bare = operandOf(cond, placeholders, pointer);
     const test: Check =
       cond !== null && typeof cond === 'object'
-        ? conditionPredicate(cond as Condition)
-        : (v: unknown) => equals(v, cond);
+        ? conditionPredicate(cond as Condition, placeholders, pointer)
+        : (v: unknown, doc: unknown) => equals(v, bare(doc));
     return (doc: unknown) => test(read(doc), doc);
   });
   if (clauses.length === 0) return () => true;

@@ -1,6 +1,6 @@
 /**
  * Variable interpolation for action variables: `{{/event/attributes/name}}` reads a JSON Pointer from the
- * evaluation document ({ event, profile, conversation, now, journey, variant }); `{{/profile/name | fan}}`
+ * evaluation document ({ event, profile, conversation, now, journey, variant, digest }); `{{/profile/name | fan}}`
  * falls back to `fan` when the value is missing. A string that is exactly one placeholder keeps the value's
  * type (a number stays a number); placeholders inside text are stringified. Compiled once per rule.
  */
@@ -9,7 +9,7 @@ import { parsePointer, resolvePointer } from './filter.js';
 export type Render = (doc: unknown) => unknown;
 
 const PLACEHOLDER = /\{\{\s*([^}|]+?)\s*(?:\|\s*([^}]*?)\s*)?\}\}/g;
-const ROOTS = new Set(['event', 'profile', 'conversation', 'now', 'journey', 'variant']);
+const ROOTS = new Set(['event', 'profile', 'conversation', 'now', 'journey', 'variant', 'digest']);
 
 export class TemplateError extends Error {
   override name = 'TemplateError';

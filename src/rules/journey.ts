@@ -7,6 +7,7 @@
 import { createHash } from 'node:crypto';
 import { type CompiledAction, type CompileIssue, compileActions } from './actions.js';
 import { compileFilter, type Filter, FilterError, type FilterOptions, type Predicate } from './filter.js';
+import { type CompiledCancel, compileCancels } from './pending.js';
 import { durationMs, type Journey, type JourneyStep, typesOf } from './schema.js';
 
 export type StepKind = 'action' | 'delay' | 'wait' | 'branch' | 'exit';
@@ -24,6 +25,8 @@ export interface CompiledStep {
   onTimeout?: string;
   exitReason?: string;
   maxVisits?: number;
+  /** Delay and wait steps: events that end the run while it rests here (exit `cancelled:<step>`). */
+  cancels: CompiledCancel[];
 }
 
 export interface CompiledJourney {
@@ -36,6 +39,10 @@ export interface CompiledJourney {
   reentry: Journey['reentry'];
   start: string;
   steps: ReadonlyMap<string, CompiledStep>;
+  /** `exit_on`: events that end a run wherever it is (exit `exit_on:<type>`). */
+  exitOn: CompiledCancel[];
+  /** Every event type of `exit_on` and the steps' `cancel_on`; a run keeps its `/trigger` when non-empty. */
+  cancelTypes: ReadonlySet<string>;
 }
 
 const KIND_KEYS = ['do', 'delay', 'wait', 'branch', 'exit'] as const;
@@ -172,7 +179,13 @@ export function compileJourney(
       onTimeout: s.on_timeout,
       exitReason: s.exit === undefined ? undefined : s.exit === true ? 'completed' : s.exit,
       maxVisits: s.max_visits,
+      cancels: compileCancels(s.cancel_on, options, [...path, 'cancel_on'], issues),
     };
+    if (s.cancel_on !== undefined && kind !== 'delay' && kind !== 'wait')
+      issues.push({
+        path: [...path, 'cancel_on'],
+        message: `\`cancel_on\` applies to delay and wait steps (a run rests only there), not a ${kind} step`,
+      });
     if (s.wait) {
       step.wait = {
         types: new Set(typesOf(s.wait.for)),
@@ -212,6 +225,7 @@ export function compileJourney(
   const start = def.start ?? def.steps[0]!.id;
   if (!declared.has(start)) issues.push({ path: ['start'], message: `start step "${start}" does not exist` });
   const entryMatches = filterOrIssue(def.entry.when, options, ['entry', 'when'], issues);
+  const exitOn = compileCancels(def.exit_on, options, ['exit_on'], issues);
   if (issues.length > before) return undefined;
 
   const cycle = findUnboundedCycle(steps);
@@ -264,5 +278,9 @@ export function compileJourney(
     reentry: def.reentry,
     start,
     steps,
+    exitOn,
+    cancelTypes: new Set(
+      [...exitOn, ...[...steps.values()].flatMap((st) => st.cancels)].flatMap((c) => [...c.types]),
+    ),
   };
 }

@@ -18,6 +18,7 @@ import { type CompiledAction, type CompileIssue, compileActions } from './action
 import { evaluateEvent } from './engine.js';
 import { compileFilter, type Filter, FilterError, type Predicate, parsePointer } from './filter.js';
 import { type CompiledJourney, compileJourney } from './journey.js';
+import { type CompiledCancel, type CompiledWindow, compileCancels } from './pending.js';
 import {
   type Detectors,
   DetectorsSchema,
@@ -46,6 +47,10 @@ export interface CompiledRule {
   matches: Predicate;
   actions?: CompiledAction[];
   variants?: Array<{ id: string; weight: number; actions: CompiledAction[] }>;
+  /** `debounce` or `digest`: the rule's sends wait for its window to close. */
+  window?: CompiledWindow;
+  /** `cancel_on`: events that cancel its pending sends. */
+  cancels: CompiledCancel[];
 }
 
 export interface CompiledDetectors {
@@ -80,6 +85,8 @@ export class RuleSet implements Decider {
   readonly archive: JourneyArchive;
   readonly rulesByType: ReadonlyMap<string, CompiledRule[]>;
   readonly entriesByType: ReadonlyMap<string, CompiledJourney[]>;
+  /** Rules with a `cancel_on` for the event type. */
+  readonly cancelsByType: ReadonlyMap<string, CompiledRule[]>;
   /** Event types something in this set reacts to: rule triggers, journey entries and waits, detectors. */
   readonly #consumed = new Set<string>();
   /** Every definition as canonical JSON lines, by `<kind>:<id>` (for `parley rules diff`). */
@@ -108,6 +115,12 @@ export class RuleSet implements Decider {
     const byType = new Map<string, CompiledRule[]>();
     for (const r of parts.rules) for (const t of r.types) byType.set(t, [...(byType.get(t) ?? []), r]);
     this.rulesByType = byType;
+    const cancels = new Map<string, CompiledRule[]>();
+    for (const r of parts.rules)
+      for (const t of new Set(r.cancels.flatMap((c) => [...c.types])))
+        cancels.set(t, [...(cancels.get(t) ?? []), r]);
+    this.cancelsByType = cancels;
+    for (const t of cancels.keys()) this.#consumed.add(t);
     const entries = new Map<string, CompiledJourney[]>();
     for (const j of parts.journeys.values())
       for (const t of j.entryTypes) entries.set(t, [...(entries.get(t) ?? []), j]);
@@ -124,6 +137,7 @@ export class RuleSet implements Decider {
 
   #consumeWaits(j: CompiledJourney): void {
     for (const step of j.steps.values()) for (const t of step.wait?.types ?? []) this.#consumed.add(t);
+    for (const t of j.cancelTypes) this.#consumed.add(t);
   }
 
   /**
@@ -322,7 +336,18 @@ function compileRule(
 ): CompiledRule {
   const r = p.doc;
   const compileIssues: CompileIssue[] = [];
+  const window: CompiledWindow | undefined = r.debounce
+    ? {
+        kind: 'debounce',
+        windowMs: durationMs(r.debounce.window),
+        ...(r.debounce.max ? { maxMs: durationMs(r.debounce.max) } : {}),
+      }
+    : r.digest
+      ? { kind: 'digest', windowMs: durationMs(r.digest.window), maxEvents: r.digest.max_events }
+      : undefined;
   const rule: CompiledRule = {
+    ...(window ? { window } : {}),
+    cancels: compileCancels(r.cancel_on, { segments }, ['cancel_on'], compileIssues),
     id: r.id,
     file: p.src.file,
     tenants: r.tenants ? new Set(r.tenants) : undefined,

@@ -36,6 +36,45 @@ export const ActionSpecSchema = z
   })
   .strict();
 
+/** An event that cancels what a rule or journey step has pending (`/trigger/...` is what set it up). */
+export const CancelOnSchema = z
+  .object({
+    on: EventTypesSchema.describe('Event type(s) that cancel'),
+    when: FilterSchema.default({}).describe(
+      'Filter the cancelling event must pass; /trigger/... is the event that set up what is pending, and ' +
+        'an operand may be a placeholder: { eq: "{{/trigger/attributes/cart}}" }',
+    ),
+  })
+  .strict();
+
+const CancelOnListSchema = z
+  .union([CancelOnSchema, z.array(CancelOnSchema).min(1)])
+  .describe('One cancelling event (type and filter) or a list of them');
+
+export const DebounceSchema = z
+  .object({
+    window: DurationSchema.describe('Send once no further event came for this long'),
+    max: DurationSchema.optional().describe(
+      'Send at the latest this long after the first event of the burst, even while it goes on',
+    ),
+  })
+  .strict()
+  .describe('One send per burst, with the last event of the burst as /event');
+
+export const DigestSchema = z
+  .object({
+    window: DurationSchema.describe('Collect for this long after the first event, then send one digest'),
+    max_events: z
+      .number()
+      .int()
+      .min(1)
+      .max(1000)
+      .default(100)
+      .describe('Send as soon as this many events are collected; default 100'),
+  })
+  .strict()
+  .describe('One send listing every collected event as /digest { count, events }');
+
 export const VariantSchema = z
   .object({
     id: TokenSchema.describe('Variant id, recorded on every action it produces'),
@@ -65,9 +104,40 @@ export const TriggerRuleSchema = z
       .min(2)
       .optional()
       .describe('A/B test: one variant per conversation, weighted, sticky; instead of `do`'),
+    debounce: DebounceSchema.optional(),
+    digest: DigestSchema.optional(),
+    cancel_on: CancelOnListSchema.optional().describe(
+      "Events that cancel this rule's pending sends (delayed actions, open debounce or digest windows)",
+    ),
   })
   .strict()
   .superRefine((r, ctx) => {
+    if (r.debounce && r.digest)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['digest'],
+        message: 'a rule takes `debounce` or `digest`, not both',
+      });
+    if (r.debounce?.max && durationMs(r.debounce.max) < durationMs(r.debounce.window))
+      ctx.addIssue({
+        code: 'custom',
+        path: ['debounce', 'max'],
+        message: '`max` must be at least `window`',
+      });
+    if (r.debounce || r.digest) {
+      const lists = [
+        { path: ['do'], actions: r.do ?? [] },
+        ...(r.variants ?? []).map((v, i) => ({ path: ['variants', i, 'do'], actions: v.do })),
+      ];
+      for (const { path, actions } of lists)
+        for (const [i, a] of actions.entries())
+          if (a.delay)
+            ctx.addIssue({
+              code: 'custom',
+              path: [...path, i, 'delay'],
+              message: `a ${r.debounce ? 'debounced' : 'digest'} rule sends when its window closes: drop \`delay\``,
+            });
+    }
     if ((r.do === undefined) === (r.variants === undefined))
       ctx.addIssue({
         code: 'custom',
@@ -123,6 +193,9 @@ export const JourneyStepSchema = z
       .min(1)
       .optional()
       .describe('Bounds a loop through this step; the run exits (max_visits) on the next visit'),
+    cancel_on: CancelOnListSchema.optional().describe(
+      'Delay and wait steps: an event that ends the run while it is at this step (exit cancelled:<step>)',
+    ),
   })
   .strict();
 
@@ -146,6 +219,9 @@ export const JourneySchema = z
       .default('after_exit')
       .describe('once: never again; after_exit: when not in flight; always: restart even if in flight'),
     start: TokenSchema.optional().describe('First step; default the first listed'),
+    exit_on: CancelOnListSchema.optional().describe(
+      'Events that end a run wherever it is (exit exit_on:<type>, audited; its pending timer cancelled)',
+    ),
     steps: z.array(JourneyStepSchema).min(1),
   })
   .strict();
@@ -227,6 +303,7 @@ export const ScheduleSchema = z
   .strict();
 
 export type ActionSpec = z.output<typeof ActionSpecSchema>;
+export type CancelOn = z.output<typeof CancelOnSchema>;
 export type TriggerRule = z.output<typeof TriggerRuleSchema>;
 export type Journey = z.output<typeof JourneySchema>;
 export type JourneyStep = z.output<typeof JourneyStepSchema>;

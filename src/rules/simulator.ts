@@ -35,6 +35,10 @@ export interface SimDecision {
   journey?: string;
   step?: string;
   rulesVersion: string;
+  /** A digest send: how many events it lists. */
+  digest?: number;
+  /** The event a debounced or digest send carries as `event` (the last of its window), by id. */
+  lastEvent?: string;
 }
 
 export interface SimSignal {
@@ -225,6 +229,8 @@ export class Simulator {
       ...(d?.variant ? { variant: d.variant } : {}),
       ...(d?.journey ? { journey: d.journey.id, step: d.journey.step } : {}),
       rulesVersion: d?.rulesVersion ?? this.#rules.version,
+      ...(a.digest ? { digest: a.digest.count } : {}),
+      ...(a.event ? { lastEvent: a.event.id } : {}),
     };
   }
 

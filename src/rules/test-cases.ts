@@ -9,7 +9,7 @@
  *       steps:
  *         - event: follow.back              # an event of this type, now
  *           attributes: { handle: ana }
- *         - advance: 49h                    # move the clock; due timers fire
+ *         - advance: 49h                    # move the clock; due timers fire (windows close)
  *       expect:                             # every decision, in order; listed fields must match
  *         - { rule: follow-back, template: follow-back-dm }
  */
@@ -45,6 +45,8 @@ const ExpectedSchema = z
     journey: z.string().optional(),
     step: z.string().optional(),
     eventType: z.string().optional(),
+    digest: z.number().int().optional().describe('A digest send: how many events it lists'),
+    lastEvent: z.string().optional().describe('Debounce/digest: id of the event the send carries'),
     variables: z.record(z.string(), z.unknown()).optional().describe('Listed variables must be equal'),
   })
   .strict();

@@ -73,7 +73,8 @@ export function effectToMessage(
         ...(effect.decision ? { decision: effect.decision } : {}),
         ...(effect.reportSent ? { reportSent: true } : {}),
         ...(effect.approval ? { approval: effect.approval } : {}),
-        event: { id: event.id, type: event.type, attributes: event.attributes, seq },
+        ...(effect.digest ? { digest: effect.digest } : {}),
+        event: effect.event ?? { id: event.id, type: event.type, attributes: event.attributes, seq },
         decidedAt: new Date(now).toISOString(),
         ...(event.traceId ? { traceId: event.traceId } : {}),
       };

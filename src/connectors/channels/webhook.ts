@@ -30,6 +30,15 @@ export function signWebhook(secret: string, id: string, timestampSeconds: number
   return `v1,${mac}`;
 }
 
+/** Where the send was decided: rule set version, A/B variant, journey step (no internal trigger seq). */
+export function decisionOf(d: NonNullable<ActionMessage['decision']>): Record<string, unknown> {
+  return {
+    rulesVersion: d.rulesVersion,
+    ...(d.variant ? { variant: d.variant } : {}),
+    ...(d.journey ? { journey: d.journey } : {}),
+  };
+}
+
 /** The delivery body: deterministic for an action (no attempt counter), so retries carry the same bytes. */
 export function webhookBody(action: ActionMessage): string {
   return JSON.stringify({
@@ -42,6 +51,8 @@ export function webhookBody(action: ActionMessage): string {
     template: action.template,
     variables: action.variables,
     event: { id: action.event.id, type: action.event.type, attributes: action.event.attributes },
+    ...(action.digest ? { digest: action.digest } : {}),
+    ...(action.decision ? { decision: decisionOf(action.decision) } : {}),
     decidedAt: action.decidedAt,
   });
 }

@@ -35,14 +35,44 @@ export interface PendingAction {
   decision: DecisionMeta;
 }
 
+/**
+ * An event as something pending keeps it: the events a digest collects, the last event of a debounced
+ * burst, the event that set up what a `cancel_on` may cancel (`/trigger`).
+ */
+export interface CollectedEvent {
+  id: string;
+  type: string;
+  occurredAt: string;
+  attributes: Record<string, unknown>;
+  /** Its stream sequence. */
+  seq: number;
+}
+
+/** An open debounce or digest window of a rule: what it collected and what it sends when it closes. */
+export interface RuleWindow {
+  kind: 'debounce' | 'digest';
+  /** When its first event came (ms, stream time). */
+  openedAt: number;
+  /** The id of the timer that closes it. */
+  timer: string;
+  /** digest: every collected event, in order; debounce: the last one. */
+  events: CollectedEvent[];
+  /** What it sends, rendered on its last event. */
+  actions: PendingAction[];
+}
+
 /** A durable timer: fires when the conversation is woken at or after `at` (ms, stream time). */
 export interface Timer {
   /** `<seq>.<n>`: unique within the conversation, stable across replays. */
   id: string;
   at: number;
-  kind: 'journey' | 'action' | 'inactivity';
+  kind: 'journey' | 'action' | 'inactivity' | 'window';
   /** journey: the journey id whose run set it. */
   journey?: string;
+  /** action, window: the rule that set it (window: its key in `windows`). */
+  rule?: string;
+  /** action of a rule with `cancel_on`: the event that set it up (`/trigger` of the cancelling filter). */
+  trigger?: CollectedEvent;
   /** inactivity: the detector id. */
   detector?: string;
   /** action: what to propose when it fires. */
@@ -63,6 +93,8 @@ export interface JourneyRun {
   timer?: string;
   /** Visits per step, kept only for steps with max_visits. */
   visits?: Record<string, number>;
+  /** The event that started it, kept when the journey has `exit_on` or a step `cancel_on` (`/trigger`). */
+  trigger?: CollectedEvent;
 }
 
 export interface JourneyHistory {
@@ -78,6 +110,8 @@ export interface AutomationState {
   timers?: Timer[];
   /** The wake-up time last written to the timer index (lazy: may be earlier than the first timer). */
   wake?: number;
+  /** Open debounce and digest windows, by rule id. */
+  windows?: Record<string, RuleWindow>;
   /** Sticky A/B assignments: rule id -> variant id. */
   variants?: Record<string, string>;
   /** Times (ms) of recent failed conversion attempts, inside the detector's window. */
