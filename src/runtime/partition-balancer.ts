@@ -107,7 +107,9 @@ export class PartitionBalancer {
     const loop = () => {
       if (this.#stopped) return;
       this.#timer = setTimeout(() => {
-        this.#ticking = this.tick().finally(loop);
+        // Later rounds do not wait for their acquisitions: taking over a lease waits a full ttl, and a
+        // member that stopped beating meanwhile would be pruned by the others.
+        this.#ticking = this.tick(false).finally(loop);
       }, every);
       this.#timer.unref?.();
     };
@@ -124,16 +126,20 @@ export class PartitionBalancer {
     }).catch((err) => this.#o.log.warn({ err }, 'could not leave the partition membership'));
   }
 
-  /** One round. Errors (NATS unavailable) are logged; the next round tries again. */
-  async tick(): Promise<void> {
+  /**
+   * One round. Errors (NATS unavailable) are logged; the next round tries again. With `waitForAcquisitions`
+   * false the round returns once it has beaten and started its acquisitions (a partition being acquired
+   * counts as owned in the next round).
+   */
+  async tick(waitForAcquisitions = true): Promise<void> {
     try {
-      await this.#round();
+      await this.#round(waitForAcquisitions);
     } catch (err) {
       this.#o.log.warn({ err }, 'partition balancing round failed; retrying next round');
     }
   }
 
-  async #round(): Promise<void> {
+  async #round(waitForAcquisitions: boolean): Promise<void> {
     const { clock, owner, ttlMs, partitions, host } = this.#o;
     const now = clock.now();
     this.#beat++;
@@ -193,7 +199,7 @@ export class PartitionBalancer {
         .filter((f) => !mine.includes(f.p))
         .sort((a, b) => Number(home(b.p)) - Number(home(a.p)) || a.p - b.p)
         .slice(0, target - mine.length);
-      const acquired = await Promise.all(
+      const acquiring = Promise.all(
         candidates.map((c) =>
           host.acquire(c.p, c.seen).catch((err) => {
             if (!(err instanceof FencedError))
@@ -201,14 +207,16 @@ export class PartitionBalancer {
             return false;
           }),
         ),
-      );
-      // One line per round, not per partition (a start acquires 64 at once).
-      const taken = candidates.filter((_, i) => acquired[i] === true).map((c) => c.p);
-      if (taken.length > 0)
-        this.#o.log.info(
-          { partitions: formatPartitionSet(taken), count: taken.length, members: ids.length },
-          'partitions acquired',
-        );
+      ).then((acquired) => {
+        // One line per round, not per partition (a start acquires 64 at once).
+        const taken = candidates.filter((_, i) => acquired[i] === true).map((c) => c.p);
+        if (taken.length > 0)
+          this.#o.log.info(
+            { partitions: formatPartitionSet(taken), count: taken.length, members: ids.length },
+            'partitions acquired',
+          );
+      });
+      if (waitForAcquisitions) await acquiring;
     } else if (mine.length > target) {
       const deficit = ids.reduce((sum, id, i) => sum + Math.max(0, targetOf(i) - (counts.get(id) ?? 0)), 0);
       const give = Math.min(mine.length - target, Math.max(0, deficit - free.length));

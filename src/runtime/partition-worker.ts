@@ -36,6 +36,9 @@ import type { InFlightGate } from './in-flight.js';
 import { type LeaseRecord, type LeaseStatus, LeaseTakenError, PartitionLease } from './partition-lease.js';
 import type { TimerWheel } from './timer-wheel.js';
 
+/** Longest a partition's consumers and timers may take to open before the partition is given back. */
+export const OPEN_TIMEOUT_MS = 30_000;
+
 export { deliveryGap } from '../contracts/ports.js';
 
 export type PartitionState = 'idle' | 'starting' | 'running' | 'draining' | 'stopped' | 'fenced';
@@ -156,22 +159,39 @@ export class PartitionWorker<S, C extends TransitionContext = TransitionContext>
       if (err instanceof LeaseTakenError) return false;
       throw err;
     }
+    // Opening is bounded: a request that never settles (seen after a cluster node loss) must not hold a
+    // lease this process renews but never processes; the partition goes back and is tried again.
+    let opened: PartitionConsumer | undefined;
+    let actions: PartitionConsumer | undefined;
+    let timer: NodeJS.Timeout | undefined;
+    let opening: Promise<number> | undefined;
     try {
       if (this.#state !== 'starting') {
         await this.#lease.release();
         return false;
       }
-      this.#consumer = await this.#d.source.open(this.partition);
-      if (this.#state !== 'starting') {
-        await this.#consumer.stop();
-        await this.#lease.release();
-        return false;
-      }
-      const timers = this.#d.timers ? await this.#d.timers.load(this.partition) : 0;
-      let actions: PartitionConsumer | undefined;
-      if (this.#d.dispatch) actions = await this.#d.dispatch.source.open(this.partition);
-      if (this.#state !== 'starting') {
-        await Promise.all([this.#consumer.stop(), actions?.stop()]);
+      const open = async (): Promise<number> => {
+        opened = await this.#d.source.open(this.partition);
+        if (this.#state !== 'starting') return 0;
+        const timers = this.#d.timers ? await this.#d.timers.load(this.partition) : 0;
+        if (this.#state !== 'starting') return timers;
+        if (this.#d.dispatch) actions = await this.#d.dispatch.source.open(this.partition);
+        return timers;
+      };
+      opening = open();
+      const timedOut = new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () =>
+            reject(new Error(`opening partition ${this.partition} took longer than ${OPEN_TIMEOUT_MS} ms`)),
+          OPEN_TIMEOUT_MS,
+        );
+        timer.unref?.();
+      });
+      const timers = await Promise.race([opening, timedOut]);
+      clearTimeout(timer);
+      this.#consumer = opened;
+      if (this.#state !== 'starting' || !opened) {
+        await Promise.all([opened?.stop(), actions?.stop()]);
         await this.#lease.release();
         return false;
       }
@@ -190,12 +210,15 @@ export class PartitionWorker<S, C extends TransitionContext = TransitionContext>
         { partition: this.partition, epoch: this.#lease.epoch, previousOwner: previous, timers },
         'partition acquired',
       );
-      this.#loop = this.#pull(this.#consumer);
+      this.#loop = this.#pull(opened);
       return true;
     } catch (err) {
-      // Could not open what the partition needs: give it back so another process (or a retry) can.
+      clearTimeout(timer);
+      // Could not open what the partition needs: give it back so another process (or a retry) can. An
+      // open still under way after a timeout sees the state and closes what it opens.
       if (this.#state === 'starting') this.#state = 'stopped';
-      await this.#consumer?.stop();
+      await Promise.all([opened?.stop(), actions?.stop()]).catch(() => undefined);
+      void opening?.then(() => Promise.all([opened?.stop(), actions?.stop()])).catch(() => undefined);
       await this.#lease.release();
       throw err;
     }
