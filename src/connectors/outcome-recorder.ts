@@ -97,8 +97,9 @@ export class OutcomeRecorder {
       Math.max(0, delivery.at - dueAt(action)) / 1000,
     );
     // decidedAt is the triggering event's stream time: for an action an ingested event triggered at once,
-    // the time since its ingest acknowledgement.
-    if (!action.delayMs && !isEngineType(action.event.type))
+    // the time since its ingest acknowledgement. One decided later (a delay, a debounce or digest window,
+    // whose `event` is the window's last) carries its trigger and is not an ingest-to-send latency.
+    if (!action.delayMs && !action.decision?.trigger && !isEngineType(action.event.type))
       this.#d.metrics.ingestToSendSeconds.observe(
         { channel: this.#d.channel },
         Math.max(0, delivery.at - Date.parse(action.decidedAt)) / 1000,

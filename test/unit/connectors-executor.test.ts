@@ -156,6 +156,22 @@ t.test(
       1,
       'one ingest -> send observation',
     );
+
+    // A debounced send carries the burst's last message as its event and was decided when the window
+    // closed: not an ingest -> send latency.
+    const debounced = setup('none');
+    const d = {
+      ...a(),
+      reportSent: true,
+      decision: { rulesVersion: 'v', trigger: { eventId: 'm', type: 'message.received', seq: 1 } },
+    };
+    t.same(await debounced.executor.handle(inbound(d)), { type: 'ack' });
+    const none = await debounced.metrics.ingestToSendSeconds.get();
+    t.equal(
+      none.values.find((v) => v.metricName === 'parley_ingest_to_send_seconds_count')?.value ?? 0,
+      0,
+      'no ingest -> send observation for an action decided after its trigger',
+    );
   },
 );
 
