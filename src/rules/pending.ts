@@ -7,7 +7,8 @@
  *   `now + window`, never past `openedAt + max`; when it fires, one send carries the last event as `event`.
  * - digest: the first matching event opens the window with a timer at `openedAt + window`; every matching
  *   event is appended once (a redelivered event is deduplicated by the runtime before it gets here); the
- *   window closes when the timer fires or at `max_events`, with one send carrying `digest { count, events }`.
+ *   window closes when the timer fires, at `max_events` or at DIGEST_MAX_BYTES of collected attributes, with
+ *   one send carrying `digest { count, events }`.
  * - cancel_on: a matching event removes the rule's pending delayed actions and its open window. A timer due
  *   at or before the cancelling event's stream time has already fired (the engine fires due timers before
  *   anything else an event does), so a cancel in the same millisecond as its timer loses, every time; the
@@ -25,6 +26,13 @@ import type { EventEnvelope } from '../contracts/envelope.js';
 import { type CompiledAction, type CompileIssue, renderAction } from './actions.js';
 import { compileFilter, FilterError, type FilterOptions, type Predicate } from './filter.js';
 import { type CancelOn, typesOf } from './schema.js';
+
+/**
+ * A digest also closes once its collected attributes reach this size (JSON bytes), whatever `max_events`
+ * says: the window lives in the conversation state and the send carries it, and both must stay well under
+ * the server's message size (1 MB by default; one event's attributes are at most 32 KiB).
+ */
+export const DIGEST_MAX_BYTES = 256 * 1024;
 
 export interface CompiledCancel {
   types: ReadonlySet<string>;
@@ -199,9 +207,19 @@ export function feedWindow(
     host.cancelTimer(timer);
     timer = host.addTimer({ at: closeAt, kind: 'window', rule: rule.id });
   }
-  const w: RuleWindow = { kind: spec.kind, openedAt, timer: timer!, events, actions: pending };
+  const bytes =
+    spec.kind === 'digest' ? (current?.bytes ?? 0) + JSON.stringify(event.attributes).length : undefined;
+  const w: RuleWindow = {
+    kind: spec.kind,
+    openedAt,
+    timer: timer!,
+    events,
+    actions: pending,
+    ...(bytes !== undefined ? { bytes } : {}),
+  };
   if (spec.kind === 'digest' && events.length >= (spec.maxEvents ?? Number.POSITIVE_INFINITY))
     closeWindow(host, rule.id, w, 'max_events');
+  else if (bytes !== undefined && bytes >= DIGEST_MAX_BYTES) closeWindow(host, rule.id, w, 'max_bytes');
   else setWindow(host, rule.id, w);
 }
 

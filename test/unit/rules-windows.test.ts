@@ -171,6 +171,25 @@ t.test('digest - one send listing every collected event once; at max_events it c
   t.equal(capped.state.automation, undefined, 'no window, no timer: no empty digest is ever sent');
 });
 
+t.test('digest - large events close the window early, before the state outgrows a message', async (t) => {
+  const h = new Harness(rules({ 'r.yaml': DIGEST.replace('max_events: 3', 'max_events: 1000') }));
+  const text = 'x'.repeat(30_000);
+  const sent: ActionEffect[] = [];
+  for (let n = 1; n <= 20; n++)
+    sent.push(...actions(h.apply('comment.created', T0 + n, { n, text }, `k${n}`)));
+  t.equal(sent.length, 2, 'two digests before the window ends');
+  t.same(
+    sent.map((a) => a.digest!.count),
+    [9, 9],
+    'each closed as its attributes passed 256 KiB',
+  );
+  t.match(audits(h.effects, 'window'), [
+    { why: 'max_bytes', count: 9 },
+    { why: 'max_bytes', count: 9 },
+  ]);
+  t.equal(h.state.automation?.windows?.comments?.events.length, 2, 'the rest stays collected');
+});
+
 t.test('digest - a restart mid-window (state from the store) sends the same digest once', async (t) => {
   const straight = new Harness(rules({ 'r.yaml': DIGEST.replace('max_events: 3', 'max_events: 100') }));
   const crashed = new Harness(straight.rules);

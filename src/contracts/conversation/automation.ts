@@ -59,6 +59,8 @@ export interface RuleWindow {
   events: CollectedEvent[];
   /** What it sends, rendered on its last event. */
   actions: PendingAction[];
+  /** digest: the collected attributes' size as JSON (it closes early when large). */
+  bytes?: number;
 }
 
 /** A durable timer: fires when the conversation is woken at or after `at` (ms, stream time). */
