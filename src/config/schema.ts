@@ -120,6 +120,11 @@ export const IngestLimitsSchema = z
   })
   .strict();
 
+/** Lifetime of a signed request's replay claim: max_age of the parley-replay bucket (streams/buckets.json). */
+export const REPLAY_CLAIM_SECONDS = 600;
+/** A signature is accepted from timestamp - tolerance to timestamp + tolerance: that span fits the claim. */
+export const MAX_SIGNATURE_TOLERANCE_SECONDS = REPLAY_CLAIM_SECONDS / 2;
+
 export const HttpSchema = z
   .object({
     host: z.string().default('127.0.0.1').describe('HTTP listen address'),
@@ -150,8 +155,17 @@ export const HttpSchema = z
       .number()
       .int()
       .min(1)
+      .max(
+        MAX_SIGNATURE_TOLERANCE_SECONDS,
+        `at most ${MAX_SIGNATURE_TOLERANCE_SECONDS}: a signed request is accepted for twice the tolerance ` +
+          `(timestamp ± tolerance) and replay claims expire after ${REPLAY_CLAIM_SECONDS} s; a larger ` +
+          'tolerance would accept a replay once its claim expired',
+      )
       .default(300)
-      .describe('Accepted clock difference for HMAC-signed requests (webhook-timestamp), in seconds'),
+      .describe(
+        'Accepted clock difference for HMAC-signed requests (webhook-timestamp), in seconds; at most ' +
+          `${MAX_SIGNATURE_TOLERANCE_SECONDS}, so the acceptance window never outlives the replay claim`,
+      ),
     limits: IngestLimitsSchema.default(IngestLimitsSchema.parse({})),
   })
   .strict();

@@ -14,6 +14,7 @@ import { createJsonSchemaTransform } from 'fastify-type-provider-zod';
 import type { z } from 'zod';
 import { ValidationError } from '../errors/app-error.js';
 import { zodToIssues } from './ingest-body.js';
+import { ROLES } from './operators.js';
 import { ErrorResponseSchema } from './schemas.js';
 
 const DOC_ONLY = new WeakSet<object>();
@@ -48,9 +49,11 @@ export function errorResponses(...codes: number[]): Record<number, ReturnType<ty
   );
 }
 
+const OPERATOR_SECURITY = [{ bearer: [] }];
 const SECURITY: Record<string, Array<Record<string, string[]>>> = {
   tenant: [{ bearer: [] }, { signature: [] }],
-  admin: [{ bearer: [] }],
+  // Operator routes name the role they need (src/http/operators.ts); all take an operator bearer token.
+  ...Object.fromEntries(ROLES.map((role) => [role, OPERATOR_SECURITY])),
 };
 
 export interface OpenApiOptions {
@@ -83,7 +86,8 @@ export function installOpenApi(app: FastifyInstance, options: OpenApiOptions): v
         description:
           'Event ingestion, rule evaluation, conversation state and operations. Tenant routes take a tenant ' +
           'bearer token or a Standard Webhooks signature (webhook-id, webhook-timestamp, webhook-signature, ' +
-          'parley-tenant); operator routes take an admin token (admin.tokens).',
+          'parley-tenant); operator routes take an operator token (operators:) holding the role the route ' +
+          'names (viewer, reviewer, operator, rules-admin), else 403 naming the missing role.',
       },
       components: {
         securitySchemes: {
@@ -104,7 +108,12 @@ export function installOpenApi(app: FastifyInstance, options: OpenApiOptions): v
       const out = zodTransform(doc as Parameters<typeof zodTransform>[0]);
       const auth = (doc.route.config as { auth?: string } | undefined)?.auth;
       const security = auth ? SECURITY[auth] : undefined;
-      return security ? { ...out, schema: { ...out.schema, security } } : out;
+      if (!security) return out;
+      const role = (ROLES as readonly string[]).includes(auth ?? '') ? auth : undefined;
+      const description = role
+        ? [out.schema.description, `Requires the operator role "${role}".`].filter(Boolean).join(' ')
+        : out.schema.description;
+      return { ...out, schema: { ...out.schema, security, ...(description ? { description } : {}) } };
     },
   });
 }

@@ -3,25 +3,33 @@
  * `admin.consent.updated` event: the conversation's actor applies it in order and writes parley-consent, which
  * every process watches (so a pending action in ACTIONS is stopped at send time).
  */
-import { userInfo } from 'node:os';
 import { type Command, Option } from 'commander';
 import { ValidationError } from '../../errors/app-error.js';
 import { NatsSafetyStore } from '../../nats/safety-store.js';
 import { getConsent, setConsent } from '../../ops/safety-ops.js';
-import { type CommonFlags, loadFromFlags, print, withCommonFlags } from '../options.js';
+import {
+  type CommonFlags,
+  loadFromFlags,
+  type OperatorFlags,
+  operatorFromFlags,
+  print,
+  withCommonFlags,
+  withOperatorFlags,
+} from '../options.js';
 import { withNatsSession } from '../with-nats.js';
 import type { RegisterCommand } from './index.js';
 
 export const registerConsent: RegisterCommand = (program: Command) => {
   const consent = program.command('consent').description('Read and set do-not-disturb per fan and channel');
 
-  withCommonFlags(consent.command('get'))
+  withOperatorFlags(withCommonFlags(consent.command('get')))
     .description('The consent record of one conversation (fan)')
     .argument('<tenant>')
     .argument('<conversation>')
     .option('--json', 'print as JSON')
-    .action(async (tenant: string, conversation: string, flags: CommonFlags) => {
+    .action(async (tenant: string, conversation: string, flags: CommonFlags & OperatorFlags) => {
       const { config } = loadFromFlags(flags);
+      operatorFromFlags(config, flags, 'viewer', tenant);
       const view = await withNatsSession(config, async (h) =>
         getConsent(await NatsSafetyStore.open(h), tenant, conversation),
       );
@@ -31,7 +39,7 @@ export const registerConsent: RegisterCommand = (program: Command) => {
       });
     });
 
-  withCommonFlags(consent.command('set'))
+  withOperatorFlags(withCommonFlags(consent.command('set')))
     .description(
       'Put a fan on do-not-disturb (--dnd on) or allow them again (--dnd off), optionally for one channel',
     )
@@ -44,21 +52,21 @@ export const registerConsent: RegisterCommand = (program: Command) => {
     )
     .option('--channel <channel>', 'only this channel')
     .option('--reason <text>', 'why (recorded in AUDIT)')
-    .option('--by <who>', 'who (recorded in AUDIT)', userInfo().username)
     .option('--json', 'print as JSON')
     .action(
       async (
         tenant: string,
         conversation: string,
-        flags: CommonFlags & { dnd: string; channel?: string; reason?: string; by: string },
+        flags: CommonFlags & OperatorFlags & { dnd: string; channel?: string; reason?: string },
       ) => {
         if (flags.dnd !== 'on' && flags.dnd !== 'off')
           throw new ValidationError('invalid --dnd', [{ path: '--dnd', message: 'use on or off' }]);
         const { config } = loadFromFlags(flags);
+        const op = operatorFromFlags(config, flags, 'operator', tenant);
         const result = await withNatsSession(config, async (h) =>
           setConsent(await NatsSafetyStore.open(h), tenant, conversation, {
             dnd: flags.dnd === 'on',
-            by: flags.by,
+            by: op.name,
             ...(flags.channel ? { channel: flags.channel } : {}),
             ...(flags.reason ? { reason: flags.reason } : {}),
           }),

@@ -4,18 +4,26 @@
  * records the operator action in AUDIT. Connects to nats.url, or to the running embedded server, or starts
  * the embedded server for the duration of the command.
  */
-import { userInfo } from 'node:os';
 import type { Command } from 'commander';
 import type { ParleyConfig } from '../../config/schema.js';
 import { DeadLetters, type DeadLetterView, dlqFilter } from '../../connectors/dead-letters.js';
 import { AppError, ValidationError } from '../../errors/app-error.js';
+import { inScope } from '../../http/operators.js';
 import { NatsDeadLetterStore } from '../../nats/dlq-store.js';
 import { JetStreamPublisher } from '../../nats/js-publisher.js';
-import { type CommonFlags, loadFromFlags, print, withCommonFlags } from '../options.js';
+import {
+  type CommonFlags,
+  loadFromFlags,
+  type OperatorFlags,
+  operatorFromFlags,
+  print,
+  withCommonFlags,
+  withOperatorFlags,
+} from '../options.js';
 import { withNatsSession } from '../with-nats.js';
 import type { RegisterCommand } from './index.js';
 
-interface ListFlags extends CommonFlags {
+interface ListFlags extends CommonFlags, OperatorFlags {
   channel?: string;
   tenant?: string;
   limit: string;
@@ -72,20 +80,12 @@ function table(rows: DeadLetterView[]): string {
   return [line(header), ...cells.map(line), `${rows.length} dead letter(s)`].join('\n');
 }
 
-function operator(): string {
-  try {
-    return userInfo().username;
-  } catch {
-    return 'unknown';
-  }
-}
-
 export const registerDlq: RegisterCommand = (program: Command) => {
   const dlq = program
     .command('dlq')
     .description('Inspect, redrive and drop dead letters (actions and events that could not be processed)');
 
-  withCommonFlags(dlq.command('list'))
+  withOperatorFlags(withCommonFlags(dlq.command('list')))
     .description('List dead letters, oldest first')
     .option('--channel <channel>', 'only this channel (webhook, email, platform-dm, push, in-app, events)')
     .option('--tenant <tenant>', 'only this tenant')
@@ -93,20 +93,24 @@ export const registerDlq: RegisterCommand = (program: Command) => {
     .option('--json', 'print as JSON')
     .action(async (flags: ListFlags) => {
       const { config } = loadFromFlags(flags);
-      const rows = await withDeadLetters(config, (dl) =>
+      const op = operatorFromFlags(config, flags, 'viewer', flags.tenant);
+      const all = await withDeadLetters(config, (dl) =>
         dl.list(dlqFilter(flags.channel, flags.tenant), Number(flags.limit)),
       );
+      const rows = all.filter((r) => inScope(op, r.tenant));
       print(flags, rows, () => table(rows));
     });
 
-  withCommonFlags(dlq.command('show'))
+  withOperatorFlags(withCommonFlags(dlq.command('show')))
     .description('Show one dead letter with its reason, last error and original payload')
     .argument('<seq>', 'DLQ sequence number (from dlq list)')
     .option('--json', 'print as JSON')
-    .action(async (seq: string, flags: CommonFlags) => {
+    .action(async (seq: string, flags: CommonFlags & OperatorFlags) => {
       const { config } = loadFromFlags(flags);
+      operatorFromFlags(config, flags, 'viewer');
       const [n] = seqs([seq]);
       const view = await withDeadLetters(config, (dl) => dl.show(n!));
+      if (view) operatorFromFlags(config, flags, 'viewer', view.tenant ?? null);
       if (!view)
         throw new AppError(`no dead letter ${n} in the DLQ (\`parley dlq list\` shows what is there)`, {
           code: 'NOT_FOUND',
@@ -114,7 +118,7 @@ export const registerDlq: RegisterCommand = (program: Command) => {
       print(flags, view, () => JSON.stringify(view, null, 2));
     });
 
-  withCommonFlags(dlq.command('redrive'))
+  withOperatorFlags(withCommonFlags(dlq.command('redrive')))
     .description(
       'Republish dead letters unchanged (same action ID, so never delivered twice) and remove them from the DLQ',
     )
@@ -125,6 +129,7 @@ export const registerDlq: RegisterCommand = (program: Command) => {
     .option('--json', 'print as JSON')
     .action(async (args: string[], flags: ListFlags & { all?: boolean }) => {
       const { config } = loadFromFlags(flags);
+      const op = operatorFromFlags(config, flags, 'operator', flags.all ? (flags.tenant ?? null) : undefined);
       if (!flags.all && args.length === 0) {
         throw new ValidationError('nothing to redrive', [
           { path: 'seq', message: 'give sequence numbers or --all' },
@@ -135,7 +140,10 @@ export const registerDlq: RegisterCommand = (program: Command) => {
           ? (await dl.list(dlqFilter(flags.channel, flags.tenant))).map((r) => r.seq)
           : seqs(args);
         const out = [];
-        for (const seq of targets) out.push(await dl.redrive(seq, operator()));
+        for (const seq of targets) {
+          if (!flags.all) operatorFromFlags(config, flags, 'operator', (await dl.show(seq))?.tenant ?? null);
+          out.push(await dl.redrive(seq, op.name));
+        }
         return out;
       });
       print(flags, results, () =>
@@ -145,15 +153,19 @@ export const registerDlq: RegisterCommand = (program: Command) => {
       );
     });
 
-  withCommonFlags(dlq.command('drop'))
+  withOperatorFlags(withCommonFlags(dlq.command('drop')))
     .description('Delete dead letters for good (recorded in AUDIT)')
     .argument('<seq...>', 'DLQ sequence numbers')
     .option('--json', 'print as JSON')
-    .action(async (args: string[], flags: CommonFlags) => {
+    .action(async (args: string[], flags: CommonFlags & OperatorFlags) => {
       const { config } = loadFromFlags(flags);
+      const op = operatorFromFlags(config, flags, 'operator');
       const dropped = await withDeadLetters(config, async (dl) => {
         const out = [];
-        for (const seq of seqs(args)) out.push(await dl.drop(seq, operator()));
+        for (const seq of seqs(args)) {
+          operatorFromFlags(config, flags, 'operator', (await dl.show(seq))?.tenant ?? null);
+          out.push(await dl.drop(seq, op.name));
+        }
         return out;
       });
       print(flags, dropped, () =>

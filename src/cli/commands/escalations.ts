@@ -3,9 +3,9 @@
  * `admin.escalation.resolved` event (resume, close, or reply with a human-written message) that the conversation's
  * actor applies in order; see docs/safety.md.
  */
-import { userInfo } from 'node:os';
 import { type Command, Option } from 'commander';
 import { AppError } from '../../errors/app-error.js';
+import { inScope } from '../../http/operators.js';
 import { NatsSafetyStore } from '../../nats/safety-store.js';
 import {
   type EscalationView,
@@ -13,7 +13,15 @@ import {
   resolveEscalation,
   showEscalation,
 } from '../../ops/safety-ops.js';
-import { type CommonFlags, loadFromFlags, print, withCommonFlags } from '../options.js';
+import {
+  type CommonFlags,
+  loadFromFlags,
+  type OperatorFlags,
+  operatorFromFlags,
+  print,
+  withCommonFlags,
+  withOperatorFlags,
+} from '../options.js';
 import { withNatsSession } from '../with-nats.js';
 import type { RegisterCommand } from './index.js';
 
@@ -50,33 +58,39 @@ export const registerEscalations: RegisterCommand = (program: Command) => {
     .command('escalations')
     .description('List, inspect and resolve conversations the safety gate handed to a human');
 
-  withCommonFlags(esc.command('list'))
+  withOperatorFlags(withCommonFlags(esc.command('list')))
     .description('Escalations, most urgent first (default: the open ones)')
     .option('--tenant <id>', 'only this tenant')
     .option('--status <status>', 'open, closed, resolved or all', 'open')
     .option('--limit <n>', 'at most this many', '100')
     .option('--json', 'print as JSON')
-    .action(async (flags: CommonFlags & { tenant?: string; status: string; limit: string }) => {
-      const { config } = loadFromFlags(flags);
-      const rows = await withNatsSession(config, async (h) =>
-        listEscalations(await NatsSafetyStore.open(h), {
-          tenant: flags.tenant,
-          status: flags.status,
-          limit: flags.limit,
-        }),
-      );
-      print(flags, rows, () => table(rows));
-    });
+    .action(
+      async (flags: CommonFlags & OperatorFlags & { tenant?: string; status: string; limit: string }) => {
+        const { config } = loadFromFlags(flags);
+        const op = operatorFromFlags(config, flags, 'viewer', flags.tenant);
+        const all = await withNatsSession(config, async (h) =>
+          listEscalations(await NatsSafetyStore.open(h), {
+            tenant: flags.tenant,
+            status: flags.status,
+            limit: flags.limit,
+          }),
+        );
+        const rows = all.filter((r) => inScope(op, r.tenant));
+        print(flags, rows, () => table(rows));
+      },
+    );
 
-  withCommonFlags(esc.command('show'))
+  withOperatorFlags(withCommonFlags(esc.command('show')))
     .description('One escalation: reason, evidence, labels, suggested next step, status')
     .argument('<id>', 'escalation id (<tenant>.<conversation>.<seq>)')
     .option('--json', 'print as JSON')
-    .action(async (id: string, flags: CommonFlags) => {
+    .action(async (id: string, flags: CommonFlags & OperatorFlags) => {
       const { config } = loadFromFlags(flags);
+      operatorFromFlags(config, flags, 'viewer');
       const view = await withNatsSession(config, async (h) =>
         showEscalation(await NatsSafetyStore.open(h), id),
       );
+      if (view) operatorFromFlags(config, flags, 'viewer', view.tenant);
       if (!view)
         throw new AppError(`no escalation ${id} (\`parley escalations list --status all\` lists them)`, {
           code: 'NOT_FOUND',
@@ -84,7 +98,7 @@ export const registerEscalations: RegisterCommand = (program: Command) => {
       print(flags, view, () => detail(view));
     });
 
-  withCommonFlags(esc.command('resolve'))
+  withOperatorFlags(withCommonFlags(esc.command('resolve')))
     .description('Resolve: resume automation (held actions are re-checked and sent), close it, or reply')
     .argument('<id>', 'escalation id (<tenant>.<conversation>.<seq>)')
     .addOption(
@@ -96,7 +110,6 @@ export const registerEscalations: RegisterCommand = (program: Command) => {
     .option('--channel <channel>', 'reply: channel to send it on (default safety.escalation.replyChannel)')
     .option('--template <name>', 'reply: template (default safety.escalation.replyTemplate)')
     .option('--note <text>', 'why (recorded in AUDIT)')
-    .option('--by <who>', 'who resolves it (recorded in AUDIT)', userInfo().username)
     .option('--json', 'print as JSON')
     .action(
       async (
@@ -107,13 +120,14 @@ export const registerEscalations: RegisterCommand = (program: Command) => {
           channel?: string;
           template?: string;
           note?: string;
-          by: string;
-        },
+        } & OperatorFlags,
       ) => {
         const { config } = loadFromFlags(flags);
+        // The tenant is the id's first token (<tenant>.<conversation>.<seq>); resolveEscalation validates it.
+        const op = operatorFromFlags(config, flags, 'reviewer', id.split('.')[0]);
         const body = {
           outcome: flags.outcome,
-          by: flags.by,
+          by: op.name,
           ...(flags.note ? { note: flags.note } : {}),
           ...(flags.text !== undefined
             ? {

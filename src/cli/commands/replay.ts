@@ -11,7 +11,15 @@ import { KvRuleRepository, RULES_BUCKET } from '../../nats/rules-bucket.js';
 import { replayEvents, replayText } from '../../rules/replay.js';
 import { loadStoredRuleSet } from '../../rules/repository.js';
 import { loadRuleSet, type RuleSet } from '../../rules/rule-set.js';
-import { type CommonFlags, loadFromFlags, print, withCommonFlags } from '../options.js';
+import {
+  type CommonFlags,
+  loadFromFlags,
+  type OperatorFlags,
+  operatorFromFlags,
+  print,
+  withCommonFlags,
+  withOperatorFlags,
+} from '../options.js';
 import { withNatsSession } from '../with-nats.js';
 import type { RegisterCommand } from './index.js';
 import { ruleDir } from './rules.js';
@@ -27,7 +35,7 @@ export function parseBound(flag: string, value: string | undefined): Bound | und
   return { time };
 }
 
-interface ReplayFlags extends CommonFlags {
+interface ReplayFlags extends CommonFlags, OperatorFlags {
   rules: string;
   tenant?: string;
   from?: string;
@@ -37,7 +45,7 @@ interface ReplayFlags extends CommonFlags {
 }
 
 export const registerReplay: RegisterCommand = (program: Command) => {
-  withCommonFlags(program.command('replay'))
+  withOperatorFlags(withCommonFlags(program.command('replay')))
     .description(
       'Evaluate a rule set over historical events (no side effects) and diff against the current rules',
     )
@@ -50,6 +58,8 @@ export const registerReplay: RegisterCommand = (program: Command) => {
     .option('--json', 'print the full report as JSON')
     .action(async (flags: ReplayFlags) => {
       const { config } = loadFromFlags(flags);
+      // Replay reads every tenant's events unless --tenant limits it.
+      operatorFromFlags(config, flags, 'rules-admin', flags.tenant ?? null);
       const candidate = loadRuleSet(ruleDir(flags.rules, config, '--rules'));
       const range = {
         tenant: flags.tenant,

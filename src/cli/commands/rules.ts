@@ -21,7 +21,15 @@ import {
   readRuleDir,
 } from '../../rules/rule-set.js';
 import { runTestCases } from '../../rules/test-cases.js';
-import { type CommonFlags, loadFromFlags, print, withCommonFlags } from '../options.js';
+import {
+  type CommonFlags,
+  loadFromFlags,
+  type OperatorFlags,
+  operatorFromFlags,
+  print,
+  withCommonFlags,
+  withOperatorFlags,
+} from '../options.js';
 import { withNatsSession } from '../with-nats.js';
 import type { RegisterCommand } from './index.js';
 
@@ -135,21 +143,22 @@ export const registerRules: RegisterCommand = (program: Command) => {
       if (failed.length > 0) process.exitCode = 1;
     });
 
-  withCommonFlags(rules.command('push'))
+  withOperatorFlags(withCommonFlags(rules.command('push')))
     .description(
       'Validate a rules directory (channels included, as validate does) and store it as the current version; ' +
         'running workers switch to it',
     )
     .argument('[dir]', "rules directory (default: the config's rules)")
-    .option('--by <name>', 'who pushes (recorded)', process.env.USER ?? 'unknown')
     .option('--json', 'print as JSON')
-    .action(async (dir: string | undefined, flags: CommonFlags & { by: string }) => {
+    .action(async (dir: string | undefined, flags: CommonFlags & OperatorFlags) => {
       const { config } = loadFromFlags(flags);
+      // A rule set applies to every tenant: pushing it takes an unscoped rules-admin.
+      const by = operatorFromFlags(config, flags, 'rules-admin', null).name;
       const files = readRuleDir(ruleDir(dir, config));
       validateRules(files, config); // fail before touching NATS
       const result = await withNatsSession(config, async (h) => {
         const repo = new KvRuleRepository(await h.kvm.open(RULES_BUCKET));
-        const pushed = await pushRuleSet(repo, files, { by: flags.by });
+        const pushed = await pushRuleSet(repo, files, { by });
         if (pushed.changed) {
           const id = `rules-push.${pushed.version}`;
           await h.js.publish(
@@ -159,7 +168,7 @@ export const registerRules: RegisterCommand = (program: Command) => {
               id,
               kind: 'rules',
               action: 'push',
-              by: flags.by,
+              by,
               at: new Date().toISOString(),
               ...pushed,
             }),
@@ -175,11 +184,12 @@ export const registerRules: RegisterCommand = (program: Command) => {
       );
     });
 
-  withCommonFlags(rules.command('list'))
+  withOperatorFlags(withCommonFlags(rules.command('list')))
     .description('List the rule set versions in the rules bucket, marking the current one')
     .option('--json', 'print as JSON')
-    .action(async (flags: CommonFlags) => {
+    .action(async (flags: CommonFlags & OperatorFlags) => {
       const { config } = loadFromFlags(flags);
+      operatorFromFlags(config, flags, 'viewer');
       const rows = await withNatsSession(config, async (h) => {
         const repo = new KvRuleRepository(await h.kvm.open(RULES_BUCKET));
         const current = await repo.current();
@@ -202,31 +212,37 @@ export const registerRules: RegisterCommand = (program: Command) => {
           : rows
               .map(
                 (r) =>
-                  `${r.current ? '*' : ' '} ${r.version}  ${r.pushedAt}  ${r.pushedBy ?? ''}  ${r.files} files`,
+                  `${r.current ? '*' : ' '} ${r.version}  ${r.pushedAt}  by ${r.pushedBy ?? 'unknown'}  ${r.files} files`,
               )
               .join('\n'),
       );
     });
 
-  withCommonFlags(rules.command('diff'))
+  withOperatorFlags(withCommonFlags(rules.command('diff')))
     .description('What changed: a directory against the current pushed version, or two pushed versions')
     .argument('[dir]', "rules directory (default: the config's rules)")
     .option('--from <version>', 'base version (default: the current one)')
     .option('--to <version>', 'compare with this pushed version instead of a directory')
     .option('--json', 'print as JSON')
-    .action(async (dir: string | undefined, flags: CommonFlags & { from?: string; to?: string }) => {
-      const { config } = loadFromFlags(flags);
-      const diff = await withNatsSession(config, async (h) => {
-        const repo = new KvRuleRepository(await h.kvm.open(RULES_BUCKET));
-        const fromVersion = flags.from ?? (await repo.current())?.pointer.version;
-        if (!fromVersion)
-          throw new ValidationError('nothing pushed yet: push first or pass --from', [
-            { path: '--from', message: 'required' },
-          ]);
-        const from = await loadStoredRuleSet(repo, fromVersion);
-        const to = flags.to ? await loadStoredRuleSet(repo, flags.to) : loadRuleSet(ruleDir(dir, config));
-        return diffRuleSets(from, to);
-      });
-      print(flags, diff, () => diffText(diff));
-    });
+    .action(
+      async (
+        dir: string | undefined,
+        flags: CommonFlags & OperatorFlags & { from?: string; to?: string },
+      ) => {
+        const { config } = loadFromFlags(flags);
+        operatorFromFlags(config, flags, 'viewer');
+        const diff = await withNatsSession(config, async (h) => {
+          const repo = new KvRuleRepository(await h.kvm.open(RULES_BUCKET));
+          const fromVersion = flags.from ?? (await repo.current())?.pointer.version;
+          if (!fromVersion)
+            throw new ValidationError('nothing pushed yet: push first or pass --from', [
+              { path: '--from', message: 'required' },
+            ]);
+          const from = await loadStoredRuleSet(repo, fromVersion);
+          const to = flags.to ? await loadStoredRuleSet(repo, flags.to) : loadRuleSet(ruleDir(dir, config));
+          return diffRuleSets(from, to);
+        });
+        print(flags, diff, () => diffText(diff));
+      },
+    );
 };

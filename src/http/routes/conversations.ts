@@ -11,7 +11,7 @@ import { NotFoundError } from '../errors.js';
 import { zodToIssues } from '../ingest-body.js';
 import { errorResponses, jsonResponse } from '../openapi.js';
 import type { ConversationReader } from '../ports.js';
-import { tenantOf } from '../request-auth.js';
+import { operatorOf, tenantOf } from '../request-auth.js';
 import {
   AdminConversationParamsSchema,
   ConversationParamsSchema,
@@ -73,6 +73,7 @@ export function registerConversationRoutes(app: FastifyInstance, o: Conversation
     },
     async (req) => {
       const { tenant, conversation } = parseParams(AdminConversationParamsSchema, req.params);
+      operatorOf(req, 'viewer', tenant);
       if (!o.tenants.includes(tenant)) throw new NotFoundError(`no tenant "${tenant}"`);
       return view(tenant, conversation);
     },

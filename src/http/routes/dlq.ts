@@ -1,5 +1,6 @@
 /**
- * Dead letters for operators (admin credential), the HTTP side of `parley dlq`: list, show, redrive. The logic
+ * Dead letters for operators (viewer reads, operator redrives), the HTTP side of `parley dlq`: list, show,
+ * redrive, each limited to the operator's tenants. The logic
  * is in src/connectors/dead-letters.ts (shared with the CLI): a redrive republishes the original message
  * unchanged (same action ID, so it cannot be delivered twice), records the operator action in AUDIT, and
  * removes the dead letter.
@@ -17,6 +18,8 @@ import {
 } from '../admin-schemas.js';
 import { NotFoundError } from '../errors.js';
 import { errorResponses, jsonResponse } from '../openapi.js';
+import { inScope } from '../operators.js';
+import { operatorOf } from '../request-auth.js';
 
 /** What the routes need of src/connectors/dead-letters.ts (DeadLetters implements it). */
 export interface DeadLetterOps {
@@ -30,7 +33,14 @@ export interface DlqRoutesOptions {
 }
 
 const RedriveBodySchema = z
-  .object({ by: z.string().min(1).max(200).optional().describe('Who redrives (recorded in AUDIT)') })
+  .object({
+    by: z
+      .string()
+      .min(1)
+      .max(200)
+      .optional()
+      .describe('Ignored: AUDIT records the authenticated operator as the one who redrove it'),
+  })
   .strict();
 
 const config = { auth: 'viewer' } as const;
@@ -59,7 +69,9 @@ export function registerDlqRoutes(app: FastifyInstance, o: DlqRoutesOptions): vo
     },
     async (req) => {
       const q = DlqQuerySchema.parse(req.query ?? {});
-      return { deadLetters: await o.deadLetters.list(`dlq.${q.channel ?? '*'}.${q.tenant ?? '*'}`, q.limit) };
+      const op = operatorOf(req, 'viewer', q.tenant);
+      const all = await o.deadLetters.list(`dlq.${q.channel ?? '*'}.${q.tenant ?? '*'}`, q.limit);
+      return { deadLetters: all.filter((d) => inScope(op, d.tenant)) };
     },
   );
 
@@ -77,7 +89,11 @@ export function registerDlqRoutes(app: FastifyInstance, o: DlqRoutesOptions): vo
         },
       },
     },
-    async (req) => found(DlqParamsSchema.parse(req.params).seq),
+    async (req) => {
+      const view = await found(DlqParamsSchema.parse(req.params).seq);
+      operatorOf(req, 'viewer', view.tenant ?? null);
+      return view;
+    },
   );
 
   app.post(
@@ -97,9 +113,10 @@ export function registerDlqRoutes(app: FastifyInstance, o: DlqRoutesOptions): vo
     },
     async (req, reply) => {
       const { seq } = DlqParamsSchema.parse(req.params);
-      await found(seq);
-      const by = RedriveBodySchema.parse(req.body ?? {}).by ?? 'http-admin';
-      const result = await o.deadLetters.redrive(seq, by);
+      RedriveBodySchema.parse(req.body ?? {});
+      const view = await found(seq);
+      const op = operatorOf(req, 'operator', view.tenant ?? null);
+      const result = await o.deadLetters.redrive(seq, op.name);
       reply.code(202);
       return result;
     },

@@ -19,7 +19,7 @@ import {
 import { NotFoundError } from '../errors.js';
 import { zodToIssues } from '../ingest-body.js';
 import { docOnly, errorResponses, jsonResponse } from '../openapi.js';
-import { tenantOf } from '../request-auth.js';
+import { operatorOf, tenantOf } from '../request-auth.js';
 
 export interface RuleRoutesOptions {
   /** The current rules at call time (hot-reloaded). */
@@ -69,9 +69,10 @@ export function registerRuleRoutes(app: FastifyInstance, o: RuleRoutesOptions): 
     const tenant = TokenSchema.safeParse(body.tenant);
     if (!tenant.success)
       throw new ValidationError('invalid request', [{ path: 'tenant', message: 'a tenant id is required' }]);
+    const op = operatorOf(req, 'rules-admin', tenant.data);
     if (!o.tenants.includes(tenant.data)) throw new NotFoundError(`no tenant "${tenant.data}"`);
     const { tenant: _, ...rest } = body;
-    const result = await validated(() => triggerRequest(o.trigger(), tenant.data, 'admin', rest));
+    const result = await validated(() => triggerRequest(o.trigger(), tenant.data, op.name, rest));
     reply.code(202);
     return result;
   });

@@ -1,6 +1,8 @@
 /**
- * Safety operations for operators (admin credential): escalations (list, show, resolve), consent (get, set),
- * kill switches and pauses (pause, resume, list). Thin: the logic is in src/ops/safety-ops.ts, shared with
+ * Safety operations for operators: escalations (list, show: viewer; resolve: reviewer), consent (get: viewer;
+ * set: operator), kill switches and pauses (list: viewer; pause, resume: operator), each limited to the
+ * operator's tenants (a global scope needs an unscoped operator). What is audited as `by` is the
+ * authenticated operator's name; a `by` in the body is ignored. Thin: the logic is in src/ops/safety-ops.ts, shared with
  * the CLI; this module maps HTTP to it and declares the schemas (validated, and in /openapi.json).
  *   GET  /v1/escalations?tenant=&status=&limit=     GET /v1/escalations/:id
  *   POST /v1/escalations/:id/resolve { outcome: resume|close|reply, reply?: { text, channel? }, by?, note? }
@@ -22,6 +24,7 @@ import {
   setConsent,
   showEscalation,
 } from '../../ops/safety-ops.js';
+import { parseScope } from '../../safety/control.js';
 import {
   ConsentParamsSchema,
   ConsentSetSchema,
@@ -42,11 +45,25 @@ import {
 import { NotFoundError } from '../errors.js';
 import { zodToIssues } from '../ingest-body.js';
 import { errorResponses, jsonResponse } from '../openapi.js';
+import { inScope } from '../operators.js';
+import { operatorOf } from '../request-auth.js';
 
 export interface SafetyRoutesOptions {
   store: SafetyStore;
   /** The configured tenants: a pause or resume scope naming another is refused (400). */
   tenants?: readonly string[];
+}
+
+/** The tenant a switch scope is limited to, or null for one that spans tenants (global, rule:<r>, …). */
+function scopeTenant(scopeText: unknown): string | null {
+  if (typeof scopeText !== 'string') return null;
+  const scope = parseScope(scopeText);
+  return 'tenant' in scope && scope.tenant !== undefined ? scope.tenant : null;
+}
+
+/** The body with `by` set to the operator (whatever the client wrote there). */
+function audited(body: unknown, by: string): Record<string, unknown> {
+  return { ...((body as Record<string, unknown> | undefined) ?? {}), by };
 }
 
 function validated<T>(fn: () => Promise<T>): Promise<T> {
@@ -73,7 +90,13 @@ export function registerSafetyRoutes(app: FastifyInstance, o: SafetyRoutesOption
         response: { 200: jsonResponse('Escalations', EscalationListSchema), ...adminErrors },
       },
     },
-    async (req) => validated(async () => ({ escalations: await listEscalations(store, req.query) })),
+    async (req) => {
+      const tenant = (req.query as { tenant?: string } | undefined)?.tenant;
+      const op = operatorOf(req, 'viewer', tenant);
+      return validated(async () => ({
+        escalations: (await listEscalations(store, req.query)).filter((v) => inScope(op, v.tenant)),
+      }));
+    },
   );
 
   app.get<{ Params: { id: string } }>(
@@ -93,6 +116,7 @@ export function registerSafetyRoutes(app: FastifyInstance, o: SafetyRoutesOption
     async (req) => {
       const view = await validated(() => showEscalation(store, req.params.id));
       if (!view) throw new NotFoundError(`no escalation ${req.params.id}`);
+      operatorOf(req, 'viewer', view.tenant);
       return view;
     },
   );
@@ -115,7 +139,10 @@ export function registerSafetyRoutes(app: FastifyInstance, o: SafetyRoutesOption
     async (req, reply) => {
       const view = await validated(() => showEscalation(store, req.params.id));
       if (!view) throw new NotFoundError(`no escalation ${req.params.id}`);
-      const result = await validated(() => resolveEscalation(store, req.params.id, req.body ?? {}));
+      const op = operatorOf(req, 'reviewer', view.tenant);
+      const result = await validated(() =>
+        resolveEscalation(store, req.params.id, audited(req.body, op.name)),
+      );
       reply.code(202);
       return result;
     },
@@ -133,7 +160,10 @@ export function registerSafetyRoutes(app: FastifyInstance, o: SafetyRoutesOption
         response: { 200: jsonResponse('The consent record', ConsentViewSchema), ...adminErrors },
       },
     },
-    async (req) => validated(() => getConsent(store, req.params.tenant, req.params.conversation)),
+    async (req) => {
+      operatorOf(req, 'viewer', req.params.tenant);
+      return validated(() => getConsent(store, req.params.tenant, req.params.conversation));
+    },
   );
 
   app.put<{ Params: { tenant: string; conversation: string } }>(
@@ -149,8 +179,9 @@ export function registerSafetyRoutes(app: FastifyInstance, o: SafetyRoutesOption
       },
     },
     async (req, reply) => {
+      const op = operatorOf(req, 'operator', req.params.tenant);
       const result = await validated(() =>
-        setConsent(store, req.params.tenant, req.params.conversation, req.body ?? {}),
+        setConsent(store, req.params.tenant, req.params.conversation, audited(req.body, op.name)),
       );
       reply.code(202);
       return result;
@@ -171,8 +202,10 @@ export function registerSafetyRoutes(app: FastifyInstance, o: SafetyRoutesOption
       },
     },
     async (req) => {
-      checkScopeTenant(scopeOf(req.body), o.tenants ?? []);
-      return validated(() => pause(store, req.body ?? {}));
+      const scope = scopeOf(req.body);
+      const op = operatorOf(req, 'operator', scopeTenant(scope));
+      checkScopeTenant(scope, o.tenants ?? []);
+      return validated(() => pause(store, audited(req.body, op.name)));
     },
   );
   app.post(
@@ -187,8 +220,10 @@ export function registerSafetyRoutes(app: FastifyInstance, o: SafetyRoutesOption
       },
     },
     async (req) => {
-      checkScopeTenant(scopeOf(req.body), o.tenants ?? []);
-      return validated(() => resume(store, req.body ?? {}));
+      const scope = scopeOf(req.body);
+      const op = operatorOf(req, 'operator', scopeTenant(scope));
+      checkScopeTenant(scope, o.tenants ?? []);
+      return validated(() => resume(store, audited(req.body, op.name)));
     },
   );
   app.get(
@@ -201,6 +236,10 @@ export function registerSafetyRoutes(app: FastifyInstance, o: SafetyRoutesOption
         response: { 200: jsonResponse('The switches', SwitchListSchema), ...adminErrors },
       },
     },
-    async () => ({ switches: await listSwitches(store) }),
+    async (req) => {
+      const op = operatorOf(req, 'viewer');
+      const all = await listSwitches(store);
+      return { switches: all.filter((s) => inScope(op, scopeTenant(s.scope) ?? undefined)) };
+    },
   );
 }
