@@ -18,9 +18,14 @@ export const TYPE_PATTERN = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/;
  */
 export const ENGINE_TYPE_PREFIXES = ['action', 'detector', 'timer', 'admin'] as const;
 
+/** The reserved first token of an engine-owned type (`action` for `action.sent`, and a bare `action`). */
+export function engineTypePrefix(type: string): (typeof ENGINE_TYPE_PREFIXES)[number] | undefined {
+  const first = type.split('.', 1)[0];
+  return ENGINE_TYPE_PREFIXES.find((p) => p === first);
+}
+
 export function isEngineType(type: string): boolean {
-  const first = type.slice(0, type.indexOf('.'));
-  return (ENGINE_TYPE_PREFIXES as readonly string[]).includes(first);
+  return engineTypePrefix(type) !== undefined;
 }
 
 export const TokenSchema = z

@@ -1,9 +1,12 @@
 /**
- * Event types the engine itself emits into EVENTS. Producers cannot publish them (the `action`, `detector`,
- * `timer` and `admin` prefixes are refused at every ingest edge: ENGINE_TYPE_PREFIXES in envelope.ts), so an
- * event of one of these types was written by Parley.
+ * Event types the engine itself emits into EVENTS, listed once. Producers cannot publish them: every type
+ * whose first token is `action`, `detector`, `timer` or `admin` (ENGINE_TYPE_PREFIXES in envelope.ts, which
+ * covers every constant below and the operator events admin.escalation.resolved, admin.consent.updated,
+ * admin.trigger) is refused at every door: HTTP ingest (400 naming `type`), the Postgres outbox source, and
+ * the NATS producer permissions (src/nats/permissions.ts). test/unit/reserved-types.test.ts checks that each
+ * type here is reserved.
  */
-export { ENGINE_TYPE_PREFIXES, isEngineType } from './envelope.js';
+export { ENGINE_TYPE_PREFIXES, engineTypePrefix, isEngineType } from './envelope.js';
 
 /** A delivered action; published by the connectors only for actions that ask for it (`reportSent`). */
 export const ACTION_SENT = 'action.sent';

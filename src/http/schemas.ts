@@ -12,7 +12,7 @@ import {
   checkAttributes,
   DEFAULT_ATTRIBUTE_LIMITS,
 } from '../envelope/attribute-limits.js';
-import { EventTypeSchema, isEngineType, TokenSchema } from '../envelope/envelope.js';
+import { EventTypeSchema, engineTypePrefix, TokenSchema } from '../envelope/envelope.js';
 
 /** Printable ASCII without spaces: safe as a Nats-Msg-Id header value. */
 const ID_PATTERN = /^[\x21-\x7e]+$/;
@@ -37,17 +37,13 @@ export const DEFAULT_INGEST_LIMITS: IngestLimits = Object.freeze({
 /** Event types under this prefix come only from operators (src/ops, POST /v1/trigger), never from tenants. */
 export const RESERVED_TYPE_PREFIX = 'admin';
 
-function reservedPrefix(type: string): string | undefined {
-  return isEngineType(type) ? type.slice(0, type.indexOf('.')) : undefined;
-}
-
 /** The event schema for given limits; `now` is read at validation time (occurredAt in the future). */
 export function ingestEventSchema(limits: IngestLimits, now: () => number = Date.now) {
   return z
     .object({
       id: EventIdSchema.optional(),
       type: EventTypeSchema.superRefine((t, ctx) => {
-        const prefix = reservedPrefix(t);
+        const prefix = engineTypePrefix(t);
         if (!prefix) return;
         ctx.addIssue({
           code: 'custom',

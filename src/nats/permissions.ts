@@ -17,6 +17,8 @@
  *     role cannot read another role's JetStream API responses or KV reads.
  */
 
+import { ENGINE_TYPE_PREFIXES } from '../contracts/event-types.js';
+
 /** The roles with a NATS user of their own in the PARLEY account. */
 export const NATS_ROLES = ['ingest', 'actors', 'connectors', 'admin'] as const;
 export type NatsRole = (typeof NATS_ROLES)[number];
@@ -121,6 +123,22 @@ const PUBLISH_EVENTS = ['ingest.>', 'evt.>'];
  */
 const CONNECTOR_STAGE = [...consume('ACTIONS'), ...kvWrite('parley-tokens'), ...kvWrite('parley-executions')];
 
+/** The parley-control keys of operator switches (scopes of src/safety/control.ts): global, tenant.…, rule.…, channel.… */
+export const OPERATOR_SWITCH_KEYS = ['global', 'tenant.>', 'rule.>', 'channel.>'] as const;
+
+/**
+ * Event types only the engine emits (src/contracts/event-types.ts), as the type's first token. The HTTP
+ * ingest publishes operator events (admin.*) but never these; denied to it both as published (`ingest.…`) and
+ * as 2.9 checks them after the mapping (`evt.<p>.…`).
+ */
+const EMITTED_BY_ENGINE = ENGINE_TYPE_PREFIXES.filter((p) => p !== 'admin');
+const INGEST_DENY = EMITTED_BY_ENGINE.flatMap((type) => [
+  `ingest.*.*.${type}`,
+  `ingest.*.*.${type}.>`,
+  `evt.*.*.*.${type}`,
+  `evt.*.*.*.${type}.>`,
+]);
+
 /** The grants of each role user in the PARLEY account. Subscribe grants are the user's own inbox only. */
 export const ROLE_PERMISSIONS: Record<NatsRole, Permissions> = {
   ingest: {
@@ -141,12 +159,15 @@ export const ROLE_PERMISSIONS: Record<NatsRole, Permissions> = {
       `${JS}.CONSUMER.LIST.EVENTS`, // readiness: are the partition consumers bound
       // Operator safety routes (src/http/routes/safety.ts): escalations, switches, operator audit records.
       ...consume('ESCALATIONS'),
-      '$KV.parley-control.>',
+      // The switch keys operators set and lift (pause/resume; src/safety/control.ts), not the escalation holds
+      // under escalation.<t>.<c>, which only the escalated conversation's actor writes.
+      ...OPERATOR_SWITCH_KEYS.map((key) => `$KV.parley-control.${key}`),
       'audit.operator.>',
       // POST /v1/evaluate and /v1/trigger decide with the current (hot-reloaded) rule set.
       ...kvRead('parley-rules'),
       ...kvWatch('parley-rules'),
     ]),
+    publishDeny: INGEST_DENY,
     subscribe: [`${inboxPrefixFor('ingest')}.>`],
   },
   actors: {
@@ -191,14 +212,18 @@ export function producerPermissions(tenant: string): Permissions {
     publish: [`ingest.${tenant}.>`],
     // Parley's own event types never come from a producer: operator events (escalation resolutions, consent
     // changes, triggers) and what the engine emits itself (outcomes, detector signals, timer wake-ups).
-    publishDeny: ['admin', 'action', 'detector', 'timer'].map((type) => `ingest.${tenant}.*.${type}.>`),
+    publishDeny: ENGINE_TYPE_PREFIXES.flatMap((type) => [
+      `ingest.${tenant}.*.${type}`,
+      `ingest.${tenant}.*.${type}.>`,
+    ]),
     subscribe: [`${inboxPrefixFor(producerUser(tenant))}.>`],
   };
 }
 
 const ROLE_PURPOSE: Record<NatsRole, string> = {
   ingest:
-    'HTTP API: publishes events, reads conversation state and audit, replay-guard bucket, operator switches',
+    'HTTP API: publishes tenant and operator events (never action./detector./timer.), reads conversation ' +
+    'state and audit, replay-guard bucket, operator switches (global, tenant.*, rule.*, channel.*; not holds)',
   actors:
     "conversation actors and their partitions' connector stage: EVENTS and ACTIONS partition consumers, " +
     'state/leases/consent, token buckets, execution records, publishes effects and outcomes',
@@ -248,7 +273,7 @@ const PRODUCER_EXAMPLE = `    # One user per tenant publishing straight to NATS,
     #   user: "producer-acme"
     #   password: $NATS_PASSWORD_PRODUCER_ACME
     #   permissions: {
-    #     publish: { allow: ["ingest.acme.>"], deny: ["ingest.acme.*.admin.>", "ingest.acme.*.action.>", "ingest.acme.*.detector.>", "ingest.acme.*.timer.>"] }
+    #     publish: { allow: ["ingest.acme.>"], deny: [${ENGINE_TYPE_PREFIXES.flatMap((t) => [`"ingest.acme.*.${t}"`, `"ingest.acme.*.${t}.>"`]).join(', ')}] }
     #     subscribe: { allow: ["_INBOX.producer-acme.>"] }
     #   }
     # }`;

@@ -150,8 +150,31 @@ t.test('nats-permissions - ingest publishes events and reads state, nothing else
   const kvm = new Kvm(c.js);
   t.equal(await (await kvm.open('parley-state')).get('acme.c1'), null, 'reads parley-state');
   await (await kvm.open('parley-replay')).create('acme.k1', 'x');
-  await (await kvm.open('parley-control')).put('tenant.perm', '{"mode":"pause"}');
-  await (await kvm.open('parley-control')).delete('tenant.perm');
+  // Operator switches at every scope (HTTP pause/resume), but not the escalation holds the actors own.
+  const control = await kvm.open('parley-control');
+  for (const key of ['global', 'tenant.perm', 'tenant.perm.conversation.c1', 'rule.echo', 'channel.dm']) {
+    await control.put(key, '{"mode":"pause"}');
+    await control.delete(key);
+  }
+  // Operator events (admin.*) it publishes; what only the engine emits it cannot.
+  t.equal(
+    (await c.js.publish('ingest.acme.c1.admin.consent.updated', '{}', { msgID: 'perm-ingest-op' })).stream,
+    'EVENTS',
+  );
+  for (const type of ['action.sent', 'action.failed', 'detector.inactive', 'timer.wake', 'timer']) {
+    await t.rejects(
+      c.js.publish(`ingest.acme.c1.${type}`, '{}', { msgID: `perm-ingest-${type}`, timeout: 1000 }),
+      /Permissions Violation|timeout|no responders/i,
+      `cannot publish ${type}`,
+    );
+  }
+  t.equal(
+    (await adminJsm.streams.info('EVENTS', { subjects_filter: 'evt.*.acme.c1.>' })).state.subjects?.[
+      `evt.${partitionFor('acme', 'c1', PARTITIONS)}.acme.c1.action.sent`
+    ],
+    undefined,
+    'no engine-type event from ingest reached EVENTS',
+  );
   await t.rejects(
     (await kvm.open('parley-state')).put('acme.c1', 'x'),
     /Permissions Violation|timeout/i,
@@ -165,6 +188,8 @@ t.test('nats-permissions - ingest publishes events and reads state, nothing else
     '$KV.parley-state.acme.c1',
     '$KV.parley-tokens.acme',
     '$KV.parley-leases.p0',
+    '$KV.parley-control.escalation.acme.c1',
+    '$KV.parley-control.deployment-secret',
     '$JS.API.STREAM.DELETE.EVENTS',
     '$JS.API.STREAM.PURGE.EVENTS',
     '$JS.API.STREAM.CREATE.EVIL',
@@ -278,7 +303,13 @@ t.test('nats-permissions - a tenant producer writes only its own ingest subjects
   for (const subject of [
     ingestSubject('globex', 'c9'),
     'ingest.acme.c9.admin.consent.updated',
+    'ingest.acme.c9.admin.trigger',
+    'ingest.acme.c9.admin.escalation.resolved',
+    'ingest.acme.c9.admin',
     'ingest.acme.c9.action.sent',
+    'ingest.acme.c9.action.failed',
+    'ingest.acme.c9.detector.spend_changed',
+    'ingest.acme.c9.detector.conversion_failed',
     'ingest.acme.c9.detector.inactive',
     'ingest.acme.c9.timer.wake',
     `evt.0.acme.c9.message.received`,
@@ -394,13 +425,13 @@ t.test(
       .replace(/^listen: .*$/m, `listen: "127.0.0.1:-1"\nports_file_dir: ${JSON.stringify(home)}`)
       .replace(/^ {2}store_dir: .*$/m, `  store_dir: ${JSON.stringify(join(home, 'store'))}`);
     t.not(text, readFileSync(join(ROOT, 'nats.conf'), 'utf8'));
-    t.match(
-      text,
-      /publish: \{ allow: \["ingest\.acme\.>"\], deny: \["ingest\.acme\.\*\.admin\.>", "ingest\.acme\.\*\.action\.>", "ingest\.acme\.\*\.detector\.>", "ingest\.acme\.\*\.timer\.>"\] \}/,
-      'the producer example denies the engine-owned event types, as the generated embedded config does',
+    // The producer example, uncommented as an operator would: it must deny what the embedded config denies.
+    const withProducer = text.replace(/^ {4}# ?(.*)$/gm, (line, body: string) =>
+      /^(\{|\}|user:|password:|permissions:|publish:|subscribe:)/.test(body.trim()) ? `    ${body}` : line,
     );
+    t.not(withProducer, text, 'the checked-in file carries a producer example');
     const conf = join(home, 'nats.conf');
-    writeFileSync(conf, text);
+    writeFileSync(conf, withProducer);
     const child = spawn('nats-server', ['-c', conf], { env: { ...process.env, ...env }, stdio: 'ignore' });
     const exited = new Promise((r) => child.once('exit', r));
     t.teardown(async () => {
@@ -433,6 +464,29 @@ t.test(
       stored?.subject,
       `evt.${partitionFor('acme', 'c1', 64)}.acme.c1.message.received`,
       'partition(64) mapping',
+    );
+    // The reported attack: a producer from the example re-enabling sends with admin.consent.updated.
+    const producer = await connect({
+      servers: url,
+      user: 'producer-acme',
+      pass: PASSWORDS['producer-acme'],
+      inboxPrefix: '_INBOX.producer-acme',
+    });
+    t.teardown(() => producer.close());
+    const pjs = jetstream(producer, { timeout: 1000 });
+    t.equal((await pjs.publish(ingestSubject('acme', 'c2'), '{}')).stream, 'EVENTS', 'producer publishes');
+    for (const type of ['admin.consent.updated', 'admin.escalation.resolved', 'action.sent', 'timer.wake']) {
+      await t.rejects(
+        pjs.publish(`ingest.acme.c2.${type}`, '{"dnd":false}'),
+        /Permissions Violation|timeout|no responders/i,
+        `the example producer cannot publish ${type}`,
+      );
+    }
+    const info = await jsm.streams.info('EVENTS', { subjects_filter: '>' });
+    t.same(
+      Object.keys(info.state.subjects ?? {}).filter((s) => !s.endsWith('.message.received')),
+      [],
+      'only message.received reached EVENTS',
     );
   },
 );
