@@ -33,8 +33,8 @@ import {
   cancelling,
   cancelPending,
   closeWindow,
-  collected,
   feedWindow,
+  keptTrigger,
   type PendingHost,
   ruleOfTimer,
 } from './pending.js';
@@ -159,7 +159,7 @@ class Evaluator implements PendingHost {
       feedWindow(this, { ...rule, window: rule.window }, actions, decision, doc);
       return;
     }
-    const trigger = rule.cancels.length > 0 ? collected(this.event, this.ctx.seq) : undefined;
+    const trigger = rule.cancels.length > 0 ? keptTrigger(this.event, this.ctx.seq, rule.cancels) : undefined;
     const delayed = new Map<number, ActionEffect[]>();
     for (const a of actions) {
       const effect = renderAction(a, rule.id, doc, decision);
@@ -334,7 +334,7 @@ class Evaluator implements PendingHost {
       step: j.start,
       enteredAt: this.now,
       stepAt: this.now,
-      ...(j.cancelTypes.size > 0 ? { trigger: collected(this.event, this.ctx.seq) } : {}),
+      ...(j.cancelTypes.size > 0 ? { trigger: keptTrigger(this.event, this.ctx.seq, j.cancels) } : {}),
     };
     this.advance(j, run, j.start, [`entry:${this.event.type}`]);
   }

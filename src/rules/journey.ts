@@ -41,7 +41,9 @@ export interface CompiledJourney {
   steps: ReadonlyMap<string, CompiledStep>;
   /** `exit_on`: events that end a run wherever it is (exit `exit_on:<type>`). */
   exitOn: CompiledCancel[];
-  /** Every event type of `exit_on` and the steps' `cancel_on`; a run keeps its `/trigger` when non-empty. */
+  /** `exit_on` and every step's `cancel_on`. */
+  cancels: CompiledCancel[];
+  /** Every event type of `cancels`; a run keeps its `/trigger` when non-empty. */
   cancelTypes: ReadonlySet<string>;
 }
 
@@ -279,6 +281,7 @@ export function compileJourney(
     start,
     steps,
     exitOn,
+    cancels: [...exitOn, ...[...steps.values()].flatMap((st) => st.cancels)],
     cancelTypes: new Set(
       [...exitOn, ...[...steps.values()].flatMap((st) => st.cancels)].flatMap((c) => [...c.types]),
     ),

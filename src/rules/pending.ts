@@ -37,6 +37,8 @@ export const DIGEST_MAX_BYTES = 256 * 1024;
 export interface CompiledCancel {
   types: ReadonlySet<string>;
   matches: Predicate;
+  /** The `/trigger/attributes/<key>`s its filter reads (`all`: the whole attributes object). */
+  reads: readonly string[] | 'all';
 }
 
 export interface CompiledWindow {
@@ -72,8 +74,35 @@ export function compileCancels(
       if (!(err instanceof FilterError)) throw err;
       issues.push({ path: [...at, 'when', err.key], message: err.message });
     }
-    return { types: new Set(typesOf(c.on)), matches };
+    return { types: new Set(typesOf(c.on)), matches, reads: triggerReads(c.when) };
   });
+}
+
+/** The trigger attributes a filter reads, in its keys or its `{{/trigger/...}}` operands. */
+function triggerReads(filter: unknown): string[] | 'all' {
+  const text = JSON.stringify(filter);
+  if (/\/trigger\/attributes(?![/\w~])/.test(text)) return 'all';
+  const keys = new Set<string>();
+  for (const m of text.matchAll(/\/trigger\/attributes\/([^/"}|\s]+)/g))
+    keys.add(m[1]!.replace(/~1/g, '/').replace(/~0/g, '~'));
+  return [...keys].sort();
+}
+
+/**
+ * The trigger to keep for `cancels`: the event's id, type and time, and only the attributes their filters
+ * read (a rule may have many sends pending, each keeping its trigger in the conversation state).
+ */
+export function keptTrigger(
+  event: EventEnvelope,
+  seq: number,
+  cancels: readonly CompiledCancel[],
+): CollectedEvent {
+  const all = cancels.some((c) => c.reads === 'all');
+  const attributes: Record<string, unknown> = {};
+  if (!all)
+    for (const c of cancels)
+      for (const k of c.reads as string[]) if (k in event.attributes) attributes[k] = event.attributes[k];
+  return { ...collected(event, seq), attributes: all ? event.attributes : attributes };
 }
 
 /** The first cancel that `event` (in `doc`, with `/trigger`) satisfies. */

@@ -215,7 +215,7 @@ do: [{ channel: webhook, template: reminder, delay: 5s }]
 t.test('cancel_on - a purchase of the cart cancels the pending reminder (audited)', async (t) => {
   const h = new Harness(rules({ 'r.yaml': REMINDER }));
   h.apply('cart.abandoned', T0, { cart: 'A' });
-  h.apply('cart.abandoned', T0 + 100, { cart: 'B' });
+  h.apply('cart.abandoned', T0 + 100, { cart: 'B', items: ['x', 'y'], note: 'long' });
   const fx = h.apply('purchase.completed', T0 + 2 * S, { cart: 'A', amount: 5 });
   t.match(audits(fx, 'cancel'), [
     {
@@ -227,6 +227,11 @@ t.test('cancel_on - a purchase of the cart cancels the pending reminder (audited
     },
   ]);
   t.equal(audits(fx, 'cancel').length, 1, "the other cart's reminder stays");
+  t.same(
+    h.state.automation?.timers?.map((x) => x.trigger?.attributes),
+    [{ cart: 'B' }],
+    'a pending reminder keeps only the trigger attributes its cancel reads',
+  );
   const sent = [...actions(h.wake()), ...actions(h.wake())];
   t.equal(sent.length, 1, 'only the reminder of cart B is sent');
   t.equal(sent[0]!.decision?.trigger?.seq, 2);
@@ -311,7 +316,12 @@ steps:
 
 t.test('journeys - exit_on ends a run wherever it is; step cancel_on ends it at that step', async (t) => {
   const h = new Harness(rules({ 'j.yaml': TRIAL }));
-  h.apply('trial.started', T0, { plan: 'gold' });
+  h.apply('trial.started', T0, { plan: 'gold', source: 'ad' });
+  t.same(
+    h.state.automation?.journeys?.trial?.trigger?.attributes,
+    { plan: 'gold' },
+    'the run keeps what its exits read',
+  );
   t.same(audits(h.apply('subscription.created', T0 + S, { plan: 'silver' }), 'journey'), [], 'another plan');
   const fx = h.apply('subscription.created', T0 + 2 * S, { plan: 'gold' });
   t.match(audits(fx, 'journey'), [
@@ -319,6 +329,7 @@ t.test('journeys - exit_on ends a run wherever it is; step cancel_on ends it at 
   ]);
   t.equal(h.state.automation?.timers, undefined, 'its timer is cancelled');
   t.equal(h.state.automation?.history?.trial?.lastExit, 'exit_on:subscription.created');
+  t.equal(h.state.automation?.journeys, undefined);
   t.same(actions(h.wake(T0 + 2 * 3_600_000)), []);
 
   const c = new Harness(rules({ 'j.yaml': TRIAL }));
