@@ -11,14 +11,14 @@
  *   5. `admin.trigger` starts a named rule or journey,
  *   6. trigger rules whose `on` and `when` match propose their actions (A/B variant sticky per conversation;
  *      delayed ones become timers; debounced and digest rules feed their window),
- *   7. journeys whose entry matches start (re-entry policy permitting) on the current version,
+ *   7. journeys whose entry matches start (re-entry policy permitting) on the current version (runs:
+ *      journey-runs.ts),
  *   8. the earliest timer becomes the conversation's wake-up (written lazily: only when it moves earlier).
  * Proposed actions go through the safety gate in the actor; emits, audits and the wake-up do not.
  */
 import type {
   AutomationState,
   CollectedEvent,
-  JourneyRun,
   Profile,
   Timer,
 } from '../contracts/conversation/automation.js';
@@ -28,9 +28,8 @@ import type { ActionEffect, DecisionMeta, Effect } from '../contracts/effects.js
 import type { EventEnvelope } from '../contracts/envelope.js';
 import { WAKE_EVENT_TYPE } from '../contracts/event-types.js';
 import { type CompiledAction, renderAction } from './actions.js';
-import type { CompiledJourney } from './journey.js';
+import { advance, enter, pinned, type RunHost, runEntries, runExits, runWaits } from './journey-runs.js';
 import {
-  cancelling,
   cancelPending,
   closeWindow,
   feedWindow,
@@ -43,7 +42,6 @@ import type { CompiledRule, RuleSet } from './rule-set.js';
 
 export const WAKE_TYPE = WAKE_EVENT_TYPE;
 export const ADMIN_TRIGGER_TYPE = 'admin.trigger';
-const MAX_STEPS_PER_EVENT = 1000;
 const EMPTY: Profile = Object.freeze({}) as Profile;
 
 /** FNV-1a (32 bit) of a string, mixed, as a fraction in [0, 1). */
@@ -78,7 +76,7 @@ export function pickVariant(
   return variants[variants.length - 1]!.id;
 }
 
-class Evaluator implements PendingHost {
+class Evaluator implements RunHost {
   readonly proposals: ActionEffect[] = [];
   readonly effects: Effect[] = [];
   readonly auto: AutomationState;
@@ -190,159 +188,10 @@ class Evaluator implements PendingHost {
     }
   }
 
-  // --- journeys ----------------------------------------------------------------------------------------
-
-  setRun(id: string, run: JourneyRun | undefined): void {
-    const journeys = { ...this.auto.journeys };
-    if (run) journeys[id] = run;
-    else delete journeys[id];
-    this.auto.journeys = journeys;
-  }
-
-  exitRun(j: { id: string; version: string }, run: JourneyRun, reason: string, path: string[]): void {
-    this.cancelTimer(run.timer);
-    this.setRun(j.id, undefined);
-    const h = this.auto.history?.[j.id] ?? { runs: 1 };
-    this.auto.history = { ...this.auto.history, [j.id]: { ...h, lastExitAt: this.now, lastExit: reason } };
-    this.audit(j, run, path, `exited:${reason}`);
-  }
-
-  audit(j: { id: string; version: string }, run: JourneyRun, path: string[], outcome: string): void {
-    this.effects.push({
-      type: 'audit',
-      kind: 'journey',
-      record: {
-        journey: j.id,
-        journeyVersion: j.version,
-        rulesVersion: this.set.version,
-        startedBy: run.startedBy,
-        trigger: { eventId: this.event.id, type: this.event.type, seq: this.ctx.seq },
-        path,
-        outcome,
-      },
-    });
-  }
-
-  /** Runs a journey from `stepId` until it waits, delays or exits. `path` starts with how it got there. */
-  advance(j: CompiledJourney, start: JourneyRun, stepId: string, path: string[]): void {
-    let run: JourneyRun = { ...start, timer: undefined };
-    let id = stepId;
-    for (let guard = 0; guard < MAX_STEPS_PER_EVENT; guard++) {
-      const step = j.steps.get(id)!;
-      path.push(id);
-      if (step.maxVisits !== undefined) {
-        const visits = run.visits?.[id] ?? 0;
-        if (visits >= step.maxVisits) {
-          this.exitRun(j, run, 'max_visits', path);
-          return;
-        }
-        run = { ...run, visits: { ...run.visits, [id]: visits + 1 } };
-      }
-      run = { ...run, step: id, stepAt: this.now };
-      const where = { id: j.id, version: j.version, step: id };
-      switch (step.kind) {
-        case 'action': {
-          const decision: DecisionMeta = { rulesVersion: run.startedBy, journey: where };
-          const doc = this.doc(where);
-          for (const a of step.actions) this.proposals.push(renderAction(a, j.id, doc, decision));
-          id = step.next!;
-          continue;
-        }
-        case 'branch': {
-          const doc = this.doc(where);
-          id = step.cases.find((c) => c.matches(doc))?.next ?? step.next!;
-          continue;
-        }
-        case 'delay':
-        case 'wait': {
-          const ms = step.kind === 'delay' ? step.delayMs : step.wait!.timeoutMs;
-          run.timer = this.addTimer({ at: this.now + ms, kind: 'journey', journey: j.id });
-          this.setRun(j.id, run);
-          this.audit(j, run, path, step.kind === 'delay' ? 'delaying' : 'waiting');
-          return;
-        }
-        case 'exit':
-          this.setRun(j.id, run);
-          this.exitRun(j, run, step.exitReason ?? 'completed', path);
-          return;
-      }
-    }
-    this.exitRun(j, run, 'step_limit', path);
-  }
-
-  /** The journey a run is pinned to; a run whose version is gone exits (recorded). */
-  pinned(id: string, run: JourneyRun): CompiledJourney | undefined {
-    const j = this.set.journeyAt(id, run.version);
-    if (!j) this.exitRun({ id, version: run.version }, run, 'version_unavailable', [run.step]);
-    return j;
-  }
-
-  /** `exit_on` of each journey in flight and `cancel_on` of the step it rests at. */
-  runExits(): void {
-    const runs = this.auto.journeys;
-    if (!runs) return;
-    const type = this.event.type;
-    for (const id of Object.keys(runs).sort()) {
-      const run = this.auto.journeys?.[id];
-      if (!run) continue;
-      const j = this.pinned(id, run);
-      if (!j?.cancelTypes.has(type)) continue;
-      const doc = { ...this.doc({ id, version: j.version, step: run.step }), trigger: run.trigger ?? {} };
-      if (cancelling(j.exitOn, type, doc)) this.exitRun(j, run, `exit_on:${type}`, [run.step]);
-      else if (cancelling(j.steps.get(run.step)?.cancels ?? [], type, doc))
-        this.exitRun(j, run, `cancelled:${run.step}`, [run.step]);
-    }
-  }
-
   runCancels(): void {
     for (const rule of this.set.cancelsByType.get(this.event.type) ?? []) {
       if (rule.tenants && !rule.tenants.has(this.event.tenant)) continue;
       cancelPending(this, rule, this.doc());
-    }
-  }
-
-  runWaits(): void {
-    const runs = this.auto.journeys;
-    if (!runs) return;
-    for (const id of Object.keys(runs).sort()) {
-      const run = this.auto.journeys?.[id];
-      if (!run) continue;
-      const j = this.pinned(id, run);
-      const step = j?.steps.get(run.step);
-      if (!j || step?.kind !== 'wait' || !step.wait!.types.has(this.event.type)) continue;
-      if (!step.wait!.matches(this.doc({ id, version: j.version, step: step.id }))) continue;
-      this.cancelTimer(run.timer);
-      this.advance(j, run, step.onEvent!, [`${step.id}:on_event`]);
-    }
-  }
-
-  enter(j: CompiledJourney, forced: boolean): void {
-    const current = this.auto.journeys?.[j.id];
-    const history = this.auto.history?.[j.id];
-    if (!forced) {
-      if (j.reentry === 'once' && (history || current)) return;
-      if (j.reentry === 'after_exit' && current) return;
-    }
-    if (current) this.exitRun(j, current, forced ? 'retriggered' : 'reentered', [current.step]);
-    this.auto.history = {
-      ...this.auto.history,
-      [j.id]: { ...(this.auto.history?.[j.id] ?? {}), runs: (this.auto.history?.[j.id]?.runs ?? 0) + 1 },
-    };
-    const run: JourneyRun = {
-      version: j.version,
-      startedBy: this.set.version,
-      step: j.start,
-      enteredAt: this.now,
-      stepAt: this.now,
-      ...(j.cancelTypes.size > 0 ? { trigger: keptTrigger(this.event, this.ctx.seq, j.cancels) } : {}),
-    };
-    this.advance(j, run, j.start, [`entry:${this.event.type}`]);
-  }
-
-  runEntries(): void {
-    for (const j of this.set.entriesByType.get(this.event.type) ?? []) {
-      if (j.tenants && !j.tenants.has(this.event.tenant)) continue;
-      if (j.entryMatches(this.doc())) this.enter(j, false);
     }
   }
 
@@ -411,11 +260,11 @@ class Evaluator implements PendingHost {
     } else {
       const run = this.auto.journeys?.[t.journey!];
       if (!run || run.timer !== t.id) return; // stale: the run moved on
-      const j = this.pinned(t.journey!, run);
+      const j = pinned(this, t.journey!, run);
       const step = j?.steps.get(run.step);
       if (!j || !step) return;
-      if (step.kind === 'delay') this.advance(j, run, step.next!, [`${step.id}:elapsed`]);
-      else if (step.kind === 'wait') this.advance(j, run, step.onTimeout!, [`${step.id}:on_timeout`]);
+      if (step.kind === 'delay') advance(this, j, run, step.next!, [`${step.id}:elapsed`]);
+      else if (step.kind === 'wait') advance(this, j, run, step.onTimeout!, [`${step.id}:on_timeout`]);
     }
   }
 
@@ -427,7 +276,7 @@ class Evaluator implements PendingHost {
     }
     if (typeof journey === 'string') {
       const j = this.set.journeys.get(journey);
-      if (j) this.enter(j, true);
+      if (j) enter(this, j, true);
     }
   }
 
@@ -446,11 +295,11 @@ class Evaluator implements PendingHost {
     if (this.profile !== this.state.profile) this.state = { ...this.state, profile: this.profile };
 
     this.runCancels();
-    this.runExits();
-    this.runWaits();
+    runExits(this);
+    runWaits(this);
     if (this.event.type === ADMIN_TRIGGER_TYPE) this.adminTrigger();
     this.runRules();
-    this.runEntries();
+    runEntries(this);
 
     const earliest = this.auto.timers?.[0]?.at;
     if (earliest !== undefined) {
