@@ -59,7 +59,7 @@ export const scenarios: Record<string, Scenario> = {
   'safety-corpus': {
     description:
       'the safety gate over the labelled corpus (test/fixtures/safety): per-label precision, recall and F1, ' +
-      'confusion matrix, benign flagged, misses, µs per decision; --set part=dev|heldout|blind|blind-2|all',
+      'confusion matrix, benign flagged, misses, µs per decision; --set part=dev|heldout|blind|blind-2|blind-3|all',
     run: async (o) => runSafetyCorpus(withDefaults<SafetyCorpusOptions>(safetyCorpusDefaults, o)),
   },
   memory: {

@@ -3,7 +3,7 @@
  * the confusion matrix and the misses, then the cost per decision in µs (the four lexicons alone; the whole
  * gate review with the offline second opinion). No NATS, no network: `npx tsx bench/safety-classifiers.ts`.
  *
- *   --part dev|heldout|all   which part of the corpus to score (default: both, separately)
+ *   --part NAME              dev, heldout, blind, blind-2, blind-3 or all (default: dev and heldout, separately)
  *   --root DIR               score another checkout's src/ (e.g. an exported older commit) on the same corpus
  *   --misses                 list every miss
  *   --rounds N               passes over the corpus for the timing (default 20)

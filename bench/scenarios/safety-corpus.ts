@@ -15,7 +15,7 @@ import { defaultSecondOpinion, secondOpinionEnrichment } from '../../src/safety/
 import type { BenchReport } from '../harness.js';
 
 export interface SafetyCorpusOptions {
-  /** dev, heldout, blind, blind-2, or all. */
+  /** dev, heldout, blind, blind-2, blind-3, or all. */
   part: string;
   /** Passes over the part for the timing. */
   rounds: number;
@@ -29,7 +29,7 @@ export const safetyCorpusDefaults: SafetyCorpusOptions = {
   dir: 'test/fixtures/safety',
 };
 
-const PARTS = ['dev', 'heldout', 'blind', 'blind-2'];
+const PARTS = ['dev', 'heldout', 'blind', 'blind-2', 'blind-3'];
 const pct = (x: number) => Math.round(x * 1000) / 10;
 
 export async function runSafetyCorpus(o: SafetyCorpusOptions): Promise<BenchReport> {
