@@ -43,6 +43,9 @@ export interface PartitionSourceOptions {
   stallCheckMs?: number;
 }
 
+/** Longest stop() waits for the client to close the consumer's subscription. */
+const CLOSE_TIMEOUT_MS = 5_000;
+
 /** Notifications worth an operator's attention: the client lost or re-established its pull. */
 const LOGGED_NOTIFICATIONS = new Set([
   'heartbeats_missed',
@@ -183,7 +186,16 @@ export class NatsPartitionSource implements PartitionSource {
       },
       async stop() {
         clearInterval(watchdog);
-        await messages.close().catch(() => undefined);
+        // Bounded: close() drains the subscription, which waits on a server that may have gone away.
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([
+          messages.close().catch(() => undefined),
+          new Promise<void>((resolve) => {
+            timer = setTimeout(resolve, CLOSE_TIMEOUT_MS);
+            timer.unref?.();
+          }),
+        ]);
+        clearTimeout(timer);
       },
     };
   }

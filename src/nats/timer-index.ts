@@ -20,6 +20,9 @@ export function timerKey(partition: number, key: string): string {
 
 const decoder = new TextDecoder();
 
+/** Longest a partition's timer index may take to read. */
+const LIST_TIMEOUT_MS = 10_000;
+
 export class KvTimerIndex implements TimerIndex {
   readonly #h: NatsHandles;
   readonly #kv: KV;
@@ -56,16 +59,29 @@ export class KvTimerIndex implements TimerIndex {
     }
     const out: Array<{ key: string; at: number }> = [];
     const messages = await consumer.consume();
-    for await (const m of messages) {
-      const op = m.headers?.get('KV-Operation');
-      if (op !== 'DEL' && op !== 'PURGE' && m.data.length > 0) {
-        const key = m.subject.slice(prefix.length + `p${partition}.`.length);
-        const at = Number((JSON.parse(decoder.decode(m.data)) as { at?: unknown }).at);
-        if (Number.isFinite(at)) out.push({ key, at });
+    // Bounded: an ordered consumer can wait for ever when its bucket's server goes away mid-read (seen
+    // after a cluster node loss); the partition's acquisition fails and is retried instead.
+    const timer = setTimeout(
+      () =>
+        messages.stop(
+          new Error(`reading the timer index of partition ${partition} took over ${LIST_TIMEOUT_MS} ms`),
+        ),
+      LIST_TIMEOUT_MS,
+    );
+    try {
+      for await (const m of messages) {
+        const op = m.headers?.get('KV-Operation');
+        if (op !== 'DEL' && op !== 'PURGE' && m.data.length > 0) {
+          const key = m.subject.slice(prefix.length + `p${partition}.`.length);
+          const at = Number((JSON.parse(decoder.decode(m.data)) as { at?: unknown }).at);
+          if (Number.isFinite(at)) out.push({ key, at });
+        }
+        if (m.info.pending === 0) break;
       }
-      if (m.info.pending === 0) break;
+    } finally {
+      clearTimeout(timer);
+      void messages.close().catch(() => undefined);
     }
-    await messages.close().catch(() => undefined);
     return out;
   }
 }

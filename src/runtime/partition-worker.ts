@@ -191,7 +191,7 @@ export class PartitionWorker<S, C extends TransitionContext = TransitionContext>
       clearTimeout(timer);
       this.#consumer = opened;
       if (this.#state !== 'starting' || !opened) {
-        await Promise.all([opened?.stop(), actions?.stop()]);
+        void Promise.all([opened?.stop(), actions?.stop()]).catch(() => undefined);
         await this.#lease.release();
         return false;
       }
@@ -217,7 +217,8 @@ export class PartitionWorker<S, C extends TransitionContext = TransitionContext>
       // Could not open what the partition needs: give it back so another process (or a retry) can. An
       // open still under way after a timeout sees the state and closes what it opens.
       if (this.#state === 'starting') this.#state = 'stopped';
-      await Promise.all([opened?.stop(), actions?.stop()]).catch(() => undefined);
+      // Not awaited: closing a consumer can itself hang on a server that went away.
+      void Promise.all([opened?.stop(), actions?.stop()]).catch(() => undefined);
       void opening?.then(() => Promise.all([opened?.stop(), actions?.stop()])).catch(() => undefined);
       await this.#lease.release();
       throw err;
