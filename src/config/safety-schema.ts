@@ -66,6 +66,38 @@ export const BridgeSchema = z
   })
   .strict();
 
+export const OptOutConfirmationSchema = z
+  .object({
+    channel: z
+      .string()
+      .optional()
+      .describe(
+        "Channel of the confirmation; default the channel the opt-out came from (the message's attributes.channel)",
+      ),
+    template: z.string().default('opt-out-confirmation').describe('Template of the confirmation message'),
+    text: z
+      .string()
+      .min(1)
+      .default('You are unsubscribed and will get no more messages from us.')
+      .describe('The confirmation text (template variable text)'),
+    variables: z
+      .record(z.string(), z.unknown())
+      .default({})
+      .describe('Extra template variables of the confirmation'),
+  })
+  .strict();
+
+export const OptOutSchema = z
+  .object({
+    confirmation: z
+      .union([z.literal(false), OptOutConfirmationSchema])
+      .optional()
+      .describe(
+        'The one message sent when a fan opts out (none unless set; false turns a default off for a tenant)',
+      ),
+  })
+  .strict();
+
 export const RuleSafetySchema = z
   .object({
     quietHours: z
@@ -87,6 +119,7 @@ export const TenantSafetySchema = z
       .describe('Overrides safety.quietHours'),
     caps: CapsSchema.optional().describe('Overrides safety.caps'),
     bridges: z.array(BridgeSchema).optional().describe('Overrides safety.bridges'),
+    optOut: OptOutSchema.optional().describe('Overrides safety.optOut'),
     rules: z.record(z.string(), RuleSafetySchema).default({}).describe('Per-rule overrides for this tenant'),
   })
   .strict();
@@ -232,6 +265,9 @@ export const SafetySchema = z
     quietHours: QuietHoursSchema.optional().describe('Tenant default quiet hours (none unless set)'),
     caps: CapsSchema.optional().describe('Tenant default frequency caps (none unless set)'),
     bridges: z.array(BridgeSchema).default([]).describe('Tenant default bridge messages'),
+    optOut: OptOutSchema.default({}).describe(
+      'What follows an opt-out besides DND: the confirmation message (tenant default)',
+    ),
     rules: z.record(z.string(), RuleSafetySchema).default({}).describe('Per-rule overrides, by rule id'),
   })
   .strict();
@@ -241,4 +277,5 @@ export type TenantSafetyConfig = z.output<typeof TenantSafetySchema>;
 export type QuietHours = z.output<typeof QuietHoursSchema>;
 export type FanCap = z.output<typeof FanCapSchema>;
 export type Bridge = z.output<typeof BridgeSchema>;
+export type OptOutConfirmation = z.output<typeof OptOutConfirmationSchema>;
 export type RuleSafety = z.output<typeof RuleSafetySchema>;

@@ -51,6 +51,8 @@ export const ActionMessageSchema = z
         ),
       })
       .optional(),
+    /** The confirmation of the opt-out in this event (the safety gate's): may pass that opt-out's DND. */
+    optOutConfirmation: z.object({ eventId: z.string() }).optional(),
     event: z.object({
       id: z.string(),
       type: z.string(),

@@ -23,6 +23,18 @@ export interface ActionEffect {
   event?: { id: string; type: string; attributes: Record<string, unknown>; seq: number };
   /** A digest's collected events, each exactly once, in stream order. */
   digest?: Digest;
+  /**
+   * A fixed action ID in place of the one derived from (source sequence, effect index): the send is about
+   * something with an identity of its own (an opt-out confirmation: the opt-out event), so deciding it
+   * again (a redelivery, a replay at another sequence) is the same send, deduplicated downstream.
+   */
+  id?: string;
+  /**
+   * This action is the one confirmation of the fan's opt-out in event `eventId` (set by the safety gate
+   * only): it passes the consent guard, at decision and at send time, while the DND it confirms is that
+   * event's own.
+   */
+  optOutConfirmation?: { eventId: string };
 }
 
 /** What a digest send carries (the action, the webhook body, `/digest` for its variables). */

@@ -55,7 +55,7 @@ export function effectToMessage(
   now: number,
   partition: number,
 ): OutboundMessage {
-  const id = effectId(event, seq, index);
+  const id = (effect.type === 'action' && effect.id) || effectId(event, seq, index);
   const { tenant, conversation } = event;
   switch (effect.type) {
     case 'action': {
@@ -74,6 +74,7 @@ export function effectToMessage(
         ...(effect.reportSent ? { reportSent: true } : {}),
         ...(effect.approval ? { approval: effect.approval } : {}),
         ...(effect.digest ? { digest: effect.digest } : {}),
+        ...(effect.optOutConfirmation ? { optOutConfirmation: effect.optOutConfirmation } : {}),
         event: effect.event ?? { id: event.id, type: event.type, attributes: event.attributes, seq },
         decidedAt: new Date(now).toISOString(),
         ...(event.traceId ? { traceId: event.traceId } : {}),

@@ -134,7 +134,7 @@ export class Review {
       const label = String(action.variables.label ?? 'bridge');
       this.set({ bridges: { ...this.safety.bridges, [label]: (this.safety.bridges?.[label] ?? 0) + 1 } });
     }
-    if (action.rule === OPERATOR_RULE) return;
+    if (action.rule === OPERATOR_RULE || action.optOutConfirmation) return;
     const caps = this.policy.fanCaps(this.tenant, action.rule);
     if (caps.length === 0) return;
     this.set({

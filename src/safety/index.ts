@@ -98,18 +98,29 @@ export interface GuardInput {
   clock: LocalTime;
 }
 
-/** Every guard over one action, each verdict recorded. Human replies skip quiet hours and caps. */
+/**
+ * Every guard over one action, each verdict recorded. Human replies and opt-out confirmations (sent at once,
+ * as the carriers ask) skip quiet hours and caps; a confirmation passes the DND of its own opt-out only.
+ */
 export function guardAction(g: GuardInput): GuardVerdict[] {
   const { action, tenant, conversation } = g;
-  const target = { tenant, conversation, rule: action.rule, channel: action.channel };
-  const human = action.rule === OPERATOR_RULE;
+  const confirms = action.optOutConfirmation;
+  const target = {
+    tenant,
+    conversation,
+    rule: action.rule,
+    channel: action.channel,
+    ...(confirms ? { confirms } : {}),
+  };
+  const exempt =
+    action.rule === OPERATOR_RULE ? 'human-reply' : confirms ? 'opt-out-confirmation' : undefined;
   return [
     escalationGuard(action, g.safety),
     killSwitchGuard(target, g.switches?.control),
     consentGuard(target, g.safety.consent, g.switches?.consent),
-    human ? allow('quiet-hours', { exempt: 'human-reply' }) : quietHours(g),
-    human
-      ? allow('frequency-cap', { exempt: 'human-reply' })
+    exempt ? allow('quiet-hours', { exempt }) : quietHours(g),
+    exempt
+      ? allow('frequency-cap', { exempt })
       : frequencyCapGuard(action, g.now, g.policy.fanCaps(g.tenantPolicy, action.rule), g.safety.sends),
   ];
 }

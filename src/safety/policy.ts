@@ -5,6 +5,7 @@
 import type {
   Bridge,
   FanCap,
+  OptOutConfirmation,
   QuietHours,
   RuleSafety,
   SafetyConfig,
@@ -26,6 +27,8 @@ export interface TenantPolicy {
   fanCaps: CompiledFanCap[];
   perTenantPerDay?: number;
   bridges: Bridge[];
+  /** The message confirming an opt-out; none unless configured. */
+  optOutConfirmation?: OptOutConfirmation;
   rules: Record<string, RuleSafety>;
 }
 
@@ -76,6 +79,7 @@ export class SafetyPolicy {
     const s = t.safety;
     const caps = s?.caps ?? this.config.caps;
     const qh = s?.quietHours === false ? undefined : (s?.quietHours ?? this.config.quietHours);
+    const confirmation = (s?.optOut?.confirmation ?? this.config.optOut.confirmation) || undefined;
     p = {
       tenant: id,
       timeZone: t.timeZone ?? 'UTC',
@@ -83,6 +87,7 @@ export class SafetyPolicy {
       fanCaps: compileCaps(caps?.perFan ?? []),
       ...(caps?.perTenantPerDay !== undefined ? { perTenantPerDay: caps.perTenantPerDay } : {}),
       bridges: s?.bridges ?? this.config.bridges,
+      ...(confirmation ? { optOutConfirmation: confirmation } : {}),
       rules: { ...this.config.rules, ...s?.rules },
     };
     if (this.#cache.size > 10_000) this.#cache.clear();

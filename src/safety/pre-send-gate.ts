@@ -59,6 +59,8 @@ export class SafetyPreSendGate implements PreSendGate {
       conversation: action.conversation,
       rule: action.rule,
       channel: action.channel,
+      // An opt-out confirmation passes the DND record its own opt-out wrote (consent-guard.ts).
+      ...(action.optOutConfirmation ? { confirms: action.optOutConfirmation } : {}),
     };
     const consent = consentGuard(target, undefined, switches.consent);
     if (consent.verdict === 'block') return { allow: false, outcome: 'blocked', reason: 'dnd' };

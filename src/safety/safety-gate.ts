@@ -17,7 +17,7 @@
 import type { GateInput, GateResult, SafetyGate } from '../contracts/conversation/gate.js';
 import type { OpenEscalation } from '../contracts/conversation/safety-state.js';
 import type { ActionEffect } from '../contracts/effects.js';
-import { CONSENT_EVENT_TYPE } from './consent.js';
+import { CONSENT_EVENT_TYPE, isDnd } from './consent.js';
 import { CONTROL_BUCKET, type HoldRecord, holdKey } from './control.js';
 import { classifyEngagement } from './engagement-classifier.js';
 import {
@@ -32,6 +32,7 @@ import {
 import { type ActionRecord, AUDIT_KIND, BRIDGE_RULE, labelsOf, type Outcome, Review } from './gate-review.js';
 import { type Classification, classifyMessage } from './index.js';
 import { LocalTime } from './local-time.js';
+import { planConfirmation } from './opt-out-confirmation.js';
 import type { SafetyPolicy } from './policy.js';
 import { resolveEscalation, updateConsent } from './resolution.js';
 import type { ClassifierVerdict } from './verdict.js';
@@ -53,22 +54,29 @@ export function createSafetyGate(policy: SafetyPolicy, options: SafetyGateOption
       else if (event.type === CONSENT_EVENT_TYPE) updateConsent(r);
 
       const classification = classifyMessage(event, policy, input.enrichment);
-      const bridge = classification ? react(r, classification) : undefined;
-      for (const p of input.proposals) r.decide(p);
-      if (bridge) r.decide(bridge);
+      const extra = classification ? react(r, classification) : [];
+      // Only the gate marks an opt-out confirmation: a proposal never passes a DND as one.
+      for (const p of input.proposals) r.decide(p.optOutConfirmation ? unmarked(p) : p);
+      for (const a of extra) r.decide(a);
       return finish(r, classification);
     },
   };
 }
 
-/** Opt-out, escalation, bridge: what the labels call for. Returns a bridge action to decide, if any. */
-function react(r: Review, c: Classification): ActionEffect | undefined {
+const unmarked = ({ optOutConfirmation: _, id: __, ...p }: ActionEffect): ActionEffect => p;
+
+/**
+ * Opt-out, escalation, bridge: what the labels call for. Returns the actions the gate itself sends, to decide
+ * after the proposals: a bridge, an opt-out confirmation.
+ */
+function react(r: Review, c: Classification): ActionEffect[] {
   const { policy, tenant, input } = r;
   const { now } = input;
   const t = policy.config.minConfidence;
   const triggers: EscalationTrigger[] = [];
   let bridge: ActionEffect | undefined;
   let optedOut = false;
+  let enrolled: Record<string, unknown> | undefined;
   for (const v of c.verdicts) {
     if (v.advisory) {
       // A second opinion only ever adds an escalation (a human looks); it never enrolls DND or bridges.
@@ -77,7 +85,7 @@ function react(r: Review, c: Classification): ActionEffect | undefined {
       continue;
     }
     if (v.label === 'opt-out' && v.confidence >= t && !optedOut) {
-      optOut(r, v);
+      enrolled = optOut(r, v);
       optedOut = true;
     }
     const trigger = triggerFor(v, t);
@@ -112,14 +120,39 @@ function react(r: Review, c: Classification): ActionEffect | undefined {
   }
   const top = triggers.sort((a, b) => PRIORITY_RANK[b.priority] - PRIORITY_RANK[a.priority])[0];
   if (top) escalate(r, top, c);
-  return bridge && !r.safety.escalation ? bridge : undefined;
+  const out = bridge && !r.safety.escalation ? [bridge] : [];
+  if (enrolled) {
+    const plan = planConfirmation(r, c.verdicts);
+    if (plan.type === 'send') {
+      out.push(plan.action);
+      enrolled.confirmation = { action: plan.action.id, channel: plan.action.channel };
+    } else enrolled.confirmation = { skipped: plan.reason };
+  }
+  return out;
 }
 
-function optOut(r: Review, v: ClassifierVerdict): void {
+/**
+ * Enrolls DND for a confident opt-out; returns its audit record (to note the confirmation on), or undefined
+ * when the fan was on DND for it already: the first opt-out's record and confirmation stand.
+ */
+function optOut(r: Review, v: ClassifierVerdict): Record<string, unknown> | undefined {
   const { event, now } = r.input;
   const scope = r.policy.config.classifiers.optOut.scope;
   const channel = typeof event.attributes.channel === 'string' ? event.attributes.channel : undefined;
   const prev = r.safety.consent;
+  const already =
+    scope === 'channel' && channel
+      ? isDnd(prev, channel)
+      : prev?.dnd === true && !Object.values(prev.channels ?? {}).includes(false);
+  if (already) {
+    r.audit('opt-out', {
+      classifier: v.classifier,
+      confidence: v.confidence,
+      already: true,
+      heldDropped: r.dropHeldFor(prev!),
+    });
+    return undefined;
+  }
   const consent =
     scope === 'channel' && channel
       ? {
@@ -127,17 +160,20 @@ function optOut(r: Review, v: ClassifierVerdict): void {
           channels: { ...prev?.channels, [channel]: true },
           at: now,
           source: 'opt-out' as const,
+          eventId: event.id,
         }
-      : { dnd: true, channels: {}, at: now, source: 'opt-out' as const };
+      : { dnd: true, channels: {}, at: now, source: 'opt-out' as const, eventId: event.id };
   r.set({ consent });
   r.writeConsent();
   const dropped = r.dropHeldFor(consent);
-  r.audit('opt-out', {
+  const record: Record<string, unknown> = {
     classifier: v.classifier,
     confidence: v.confidence,
     scope: consent.dnd ? 'all' : channel,
     heldDropped: dropped,
-  });
+  };
+  r.audit('opt-out', record);
+  return record;
 }
 
 function escalate(r: Review, trigger: EscalationTrigger, c: Classification): void {

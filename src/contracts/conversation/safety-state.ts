@@ -34,6 +34,8 @@ export interface ConsentState {
   channels?: Record<string, boolean>;
   at: number;
   source: 'opt-out' | 'operator';
+  /** The opt-out message that set it (source opt-out): the one its confirmation may answer. */
+  eventId?: string;
 }
 
 export interface SafetyState {
