@@ -38,6 +38,6 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
   npm ci --no-audit --no-fund >&2
 fi
 
-if [ ! -f dist/parley.mjs ] || [ -n "$(find src actors bench -newer dist/parley.mjs -name '*.ts' -not -path '*/node_modules/*' -print -quit)" ]; then
+if [ ! -f dist/parley.mjs ] || [ ! -f dist/inbox/inbox.js ] || [ -n "$(find src actors bench -newer dist/parley.mjs \( -name '*.ts' -o -path 'src/http/inbox/client/*' \) -not -path '*/node_modules/*' -print -quit)" ]; then
   node scripts/build.mjs
 fi

@@ -17,6 +17,7 @@ import { NatsConversationReader } from './nats/conversation-reader.js';
 import { loadDefinitions } from './nats/definitions.js';
 import { NatsDeadLetterStore } from './nats/dlq-store.js';
 import { NatsEventSink } from './nats/event-sink.js';
+import { NatsInboxFeed } from './nats/inbox-feed.js';
 import { JetStreamPublisher } from './nats/js-publisher.js';
 import { KvReplayGuard, REPLAY_BUCKET } from './nats/kv-replay-guard.js';
 import { kvStreamName, readDedupeSecret } from './nats/provision.js';
@@ -83,6 +84,7 @@ export async function startIngest(o: StartIngestOptions): Promise<IngestServer> 
     }),
     tls: readTls(config.http.tls),
     safety: await NatsSafetyStore.open(handles),
+    inboxFeed: new NatsInboxFeed(handles, o.log),
     deadLetters: new DeadLetters(new NatsDeadLetterStore(handles), new JetStreamPublisher(handles.js)),
     ...(dedupeSecret ? { dedupeSecret } : {}),
     ...(o.rules ? { rules: o.rules } : {}),

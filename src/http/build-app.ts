@@ -19,6 +19,8 @@ import type { Logger } from '../obs/logger.js';
 import type { SafetyStore } from '../ops/safety-ops.js';
 import { compileAuth } from './auth.js';
 import { ForbiddenError, NotFoundError, UnauthorizedError } from './errors.js';
+import type { InboxFeed } from './inbox/feed.js';
+import { registerInboxRoutes } from './inbox/routes.js';
 import { createIngestParser } from './ingest-body.js';
 import { installOpenApi, openApiDocument } from './openapi.js';
 import type { ConversationReader, EventSink, ReadinessProbe, ReplayGuard } from './ports.js';
@@ -61,6 +63,8 @@ export interface AppDeps {
   rules?: RuleRoutesOptions;
   /** Dead letters for operators: GET /v1/dlq, /v1/dlq/:seq, POST /v1/dlq/:seq/redrive. */
   deadLetters?: DeadLetterOps;
+  /** Live updates for the operator inbox at /inbox (served whenever `safety` is given). */
+  inboxFeed?: InboxFeed;
   /** `runtime.dedupe.secret`: keys the Nats-Msg-Id of ingested events (src/envelope/dedupe-key.ts). */
   dedupeSecret?: string;
 }
@@ -293,6 +297,18 @@ export function buildApp(deps: AppDeps): FastifyInstance {
       tenants: Object.keys(deps.config.tenants),
       trailLimit: deps.trailLimit ?? 50,
     });
+    if (deps.safety)
+      registerInboxRoutes(scope, {
+        auth,
+        store: deps.safety,
+        conversations: deps.conversations,
+        tenants: Object.keys(deps.config.tenants),
+        secure: !!deps.tls,
+        trailLimit: deps.trailLimit ?? 50,
+        ...(deps.inboxFeed ? { feed: deps.inboxFeed } : {}),
+        ...(deps.rules ? { segments: () => deps.rules!.evaluate().rules.segments } : {}),
+        now,
+      });
   });
   return app;
 }

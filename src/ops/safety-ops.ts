@@ -145,12 +145,14 @@ export interface ResolveResult {
 
 /**
  * Resolves an open (or closed, to reopen) escalation: publishes `admin.escalation.resolved` into EVENTS. Its ID is
- * derived from the escalation and the outcome, so a retried request is deduplicated.
+ * derived from the escalation and the outcome, so a retried request is deduplicated. With `exclusive` (the inbox)
+ * the ID leaves the outcome out: a `duplicate` result means another resolution won, and nothing is audited.
  */
 export async function resolveEscalation(
   store: SafetyStore,
   id: string,
   body: unknown,
+  options: { exclusive?: boolean } = {},
 ): Promise<ResolveResult> {
   const { tenant, conversation } = idOrThrow(id);
   const res = ResolutionSchema.parse({ ...(body as object), escalationId: id });
@@ -163,7 +165,9 @@ export async function resolveEscalation(
   const now = store.now();
   const event: EventEnvelope = {
     schema: SCHEMA_VERSION,
-    id: `resolve.${id}.${res.outcome}.${view.status}`,
+    // Exclusive: one resolution per escalation and status, whatever its outcome, so of two operators
+    // resolving at once the stream stores the first and answers the second `duplicate` (a compare-and-set).
+    id: options.exclusive ? `resolve.${id}.${view.status}` : `resolve.${id}.${res.outcome}.${view.status}`,
     type: ESCALATION_RESOLVED_EVENT,
     tenant,
     conversation,
@@ -171,6 +175,8 @@ export async function resolveEscalation(
     attributes: res as unknown as Record<string, unknown>,
   };
   const published = await store.publishEvent(event);
+  if (options.exclusive && published.duplicate)
+    return { escalationId: id, outcome: res.outcome, ...published };
   await store.audit('operator', tenant, conversation, {
     action: 'escalation.resolve',
     escalationId: id,

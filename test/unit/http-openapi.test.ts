@@ -78,6 +78,8 @@ t.test(
     t.equal(doc.openapi, '3.1.0');
     t.ok(routes.length >= 20, `${routes.length} routes declared`);
     for (const r of routes) {
+      // The operator inbox (src/http/inbox): a browser page with a session cookie, not part of the API.
+      if (r.url === '/inbox' || r.url.startsWith('/inbox/')) continue;
       const op = doc.paths[openapiPath(r.url)]?.[r.method] as
         | { summary?: string; security?: unknown; responses?: Record<string, { content?: unknown }> }
         | undefined;
