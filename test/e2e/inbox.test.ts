@@ -251,8 +251,43 @@ t.test(
   },
 );
 
-t.test('inbox - phone width: one column, no horizontal scrolling; sign out ends the session', async (t) => {
+t.test('inbox - keyboard: j/k move, Enter opens, e resumes; add to DND', async (t) => {
+  await ingest('fan4', 'I want a refund now');
   await ingest('fan3', 'I know where you live');
+  const { page } = await signIn(TOKENS.alice);
+  await page.locator('#queue li', { hasText: 'acme / fan3' }).waitFor({ timeout: 30_000 });
+  await page.locator('#queue li', { hasText: 'acme / fan4' }).waitFor({ timeout: 30_000 });
+  const order = await page.locator('#queue li .who').allTextContents();
+  t.same(order, ['acme / fan3', 'acme / fan4'], 'higher priority first (abuse high, then refund normal)');
+  const focusedId = () => page.evaluate('document.activeElement && document.activeElement.dataset.id');
+  await page.locator('#queue li[aria-selected="true"]').focus();
+  t.match(await focusedId(), /fan3/);
+  await page.keyboard.press('j');
+  t.match(await focusedId(), /fan4/, 'j moves down');
+  await page.keyboard.press('k');
+  t.match(await focusedId(), /fan3/, 'k moves up');
+  await page.keyboard.press('j');
+  await page.keyboard.press('Enter');
+  await page.waitForSelector('#detail-title:has-text("acme / fan4")');
+  await page.keyboard.press('e');
+  await page.waitForSelector('#action-status.ok, #action-status.error');
+  t.match(await page.locator('#action-status').textContent(), /resumed/, 'e resumes the open escalation');
+
+  await openEscalation(page, 'fan3');
+  await page.getByRole('button', { name: 'Add to DND' }).click();
+  await page.waitForSelector('#action-status.ok, #action-status.error');
+  t.match(await page.locator('#action-status').textContent(), /do-not-disturb/);
+  const consent = await h.kvm.open('parley-consent');
+  const record = await waitFor('the fan on DND', async () => {
+    const e = await consent.get('acme.fan3');
+    return e?.length ? (JSON.parse(new TextDecoder().decode(e.value)) as Record<string, unknown>) : undefined;
+  });
+  t.match(record, { dnd: true, source: 'operator' }, 'DND set by the operator');
+  const audit = await h.jsm.streams.getMessage(STREAMS.audit, { last_by_subj: 'audit.operator.acme.fan3' });
+  t.match(decodeMsgpack(audit!.data), { action: 'consent.set', dnd: true, by: 'alice' });
+});
+
+t.test('inbox - phone width: one column, no horizontal scrolling; sign out ends the session', async (t) => {
   const { context, page } = await signIn(TOKENS.alice, { width: 390, height: 844 });
   await page.locator('#queue li', { hasText: 'acme / fan3' }).waitFor({ timeout: 30_000 });
   await openEscalation(page, 'fan3');
