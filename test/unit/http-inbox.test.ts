@@ -1,0 +1,297 @@
+/**
+ * The operator inbox's server side (src/http/inbox) through the real app (buildApp, inject), with an
+ * in-process SafetyStore that deduplicates events by id as JetStream does: sign-in (login CSRF, operator
+ * tokens only, cookie flags), sessions (idle expiry, sign-out), CSRF on every POST, roles and tenant scope,
+ * the exclusive resolution (a second resolver gets 409, nothing audited for it), what is audited.
+ */
+import Fastify from 'fastify';
+import t from 'tap';
+import type { EventEnvelope } from '../../src/contracts/envelope.js';
+import { compileAuth } from '../../src/http/auth.js';
+import { registerInboxRoutes, SESSION_COOKIE } from '../../src/http/inbox/routes.js';
+import type { EscalationMessage, SafetyStore } from '../../src/ops/safety-ops.js';
+import {
+  ACME_TOKEN,
+  ADMIN_TOKEN,
+  httpTestConfig,
+  MemoryConversations,
+  testApp,
+} from '../helpers/http-fakes.js';
+
+const TOKENS = { rita: 'inbox-rita-0123456789', vera: 'inbox-vera-0123456789', ann: 'inbox-ann-0123456789' };
+const OPERATORS = [
+  { name: 'rita', token: TOKENS.rita, roles: ['reviewer'] },
+  { name: 'vera', token: TOKENS.vera, roles: ['viewer'] },
+  { name: 'ann', token: TOKENS.ann, roles: ['reviewer', 'operator'], tenants: ['globex'] },
+];
+
+class MemoryStore implements SafetyStore {
+  readonly escs: EscalationMessage[] = [];
+  readonly kv = new Map<string, Record<string, unknown>>();
+  readonly events = new Map<string, number>();
+  readonly published: EventEnvelope[] = [];
+  readonly audits: Array<Record<string, unknown>> = [];
+  async escalations(f: { tenant?: string; conversation?: string }) {
+    return this.escs.filter(
+      (e) => (!f.tenant || e.tenant === f.tenant) && (!f.conversation || e.conversation === f.conversation),
+    );
+  }
+  control = {
+    get: async (k: string) => this.kv.get(k),
+    put: async (k: string, v: Record<string, unknown>) => void this.kv.set(k, v),
+    delete: async (k: string) => void this.kv.delete(k),
+    list: async () => [...this.kv].map(([key, value]) => ({ key, value })),
+  };
+  consent = { get: async () => undefined };
+  async publishEvent(e: EventEnvelope) {
+    const seen = this.events.get(e.id);
+    if (seen) return { seq: seen, duplicate: true };
+    this.published.push(e);
+    this.events.set(e.id, this.published.length);
+    return { seq: this.published.length, duplicate: false };
+  }
+  async audit(_kind: string, _tenant: string, _conversation: string, record: Record<string, unknown>) {
+    this.audits.push(record);
+  }
+  now() {
+    return Date.UTC(2026, 0, 5, 12);
+  }
+  open(tenant: string, conversation: string, priority = 'urgent', reason = 'crisis'): string {
+    const seq = this.escs.length + 1;
+    const escalationId = `${tenant}.${conversation}.${seq}`;
+    this.escs.push({
+      seq,
+      escalationId,
+      tenant,
+      conversation,
+      reason,
+      priority,
+      evidence: { snippet: 'end my life', labels: [] },
+      at: '2026-01-05T11:00:00.000Z',
+    });
+    this.kv.set(`escalation.${tenant}.${conversation}`, { escalationId, status: 'open', since: '' });
+    return escalationId;
+  }
+}
+
+function setup(t: { teardown(fn: () => unknown): void }, now?: () => number) {
+  const store = new MemoryStore();
+  const { app } = testApp(t, {
+    config: httpTestConfig({ operators: OPERATORS }),
+    safety: store,
+    ...(now ? { now } : {}),
+  });
+  return { app, store };
+}
+
+function cookieOf(setCookie: string | string[] | undefined, name: string): string | undefined {
+  const all = [setCookie ?? []].flat();
+  return all.find((c) => c.startsWith(`${name}=`));
+}
+
+async function signIn(app: ReturnType<typeof setup>['app'], token: string) {
+  const page = await app.inject({ method: 'GET', url: '/inbox' });
+  const pre = /name="pre" value="([^"]+)"/.exec(page.body)![1]!;
+  const res = await app.inject({
+    method: 'POST',
+    url: '/inbox/sign-in',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: `parley_inbox_pre=${pre}` },
+    payload: new URLSearchParams({ token, pre }).toString(),
+  });
+  const set = cookieOf(res.headers['set-cookie'], SESSION_COOKIE);
+  const session = set ? set.split(';')[0]! : '';
+  let csrf = '';
+  if (session) {
+    const app_ = await app.inject({ method: 'GET', url: '/inbox', headers: { cookie: session } });
+    const content = /name="inbox-config" content="([^"]+)"/.exec(app_.body)![1]!.replaceAll('&quot;', '"');
+    csrf = (JSON.parse(content) as { csrf: string }).csrf;
+  }
+  return { res, set, session, csrf };
+}
+
+t.test('inbox - sign-in: the form, operator tokens only, cookie flags, login CSRF', async (t) => {
+  const { app } = setup(t);
+  const page = await app.inject({ method: 'GET', url: '/inbox' });
+  t.equal(page.statusCode, 200);
+  t.match(page.headers['content-type'], /text\/html/);
+  t.match(page.body, /<input id="token" name="token" type="password"/, 'the field is name="token"');
+  t.match(page.headers['content-security-policy'], /script-src 'self'/);
+
+  const tenant = await signIn(app, ACME_TOKEN);
+  t.equal(tenant.res.statusCode, 401, 'a tenant token does not sign in');
+  t.notOk(tenant.set);
+  const unknown = await signIn(app, 'no-such-token');
+  t.equal(unknown.res.statusCode, 401);
+
+  const noPre = await app.inject({
+    method: 'POST',
+    url: '/inbox/sign-in',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    payload: `token=${TOKENS.rita}`,
+  });
+  t.equal(noPre.statusCode, 403, 'a sign-in post without the form cookie is refused (login CSRF)');
+
+  const ok = await signIn(app, TOKENS.rita);
+  t.equal(ok.res.statusCode, 303);
+  t.equal(ok.res.headers.location, '/inbox');
+  t.match(ok.set, /HttpOnly/);
+  t.match(ok.set, /SameSite=Strict/);
+  t.match(ok.set, /Path=\/inbox/);
+  t.notMatch(ok.set, /Secure/, 'no Secure over plain HTTP');
+  t.match(ok.set, /^parley_inbox=[A-Za-z0-9_-]{43};/, 'the cookie holds only a random id');
+  const signedIn = await app.inject({ method: 'GET', url: '/inbox', headers: { cookie: ok.session } });
+  t.match(signedIn.body, /Signed in as <strong>rita<\/strong>/);
+
+  const admin = await signIn(app, ADMIN_TOKEN);
+  t.equal(admin.res.statusCode, 303, 'admin.tokens signs in as the all-roles operator');
+});
+
+t.test('inbox - the cookie is Secure when the listener serves TLS', async (t) => {
+  const app = Fastify();
+  t.teardown(() => app.close());
+  const config = httpTestConfig({ operators: OPERATORS });
+  registerInboxRoutes(app, {
+    auth: compileAuth(config),
+    store: new MemoryStore(),
+    conversations: new MemoryConversations(),
+    tenants: ['acme'],
+    secure: true,
+    trailLimit: 10,
+  });
+  const { set } = await signIn(app as unknown as ReturnType<typeof setup>['app'], TOKENS.rita);
+  t.match(set, /; Secure/);
+});
+
+t.test('inbox - sessions: API needs one, idle expiry, sign-out forgets it', async (t) => {
+  let clock = Date.UTC(2026, 0, 5, 12);
+  const { app } = setup(t, () => clock);
+  t.equal((await app.inject({ method: 'GET', url: '/inbox/api/queue' })).statusCode, 401);
+  const { session, csrf } = await signIn(app, TOKENS.rita);
+  const queue = () => app.inject({ method: 'GET', url: '/inbox/api/queue', headers: { cookie: session } });
+  t.equal((await queue()).statusCode, 200);
+  clock += 7 * 3_600_000;
+  t.equal((await queue()).statusCode, 200, 'used within 8 h: still signed in');
+  clock += 8 * 3_600_000 + 1;
+  t.equal((await queue()).statusCode, 401, 'idle for more than 8 h: signed out');
+
+  const again = await signIn(app, TOKENS.rita);
+  const noCsrf = await app.inject({
+    method: 'POST',
+    url: '/inbox/sign-out',
+    headers: { cookie: again.session, 'content-type': 'application/x-www-form-urlencoded' },
+    payload: 'csrf=wrong',
+  });
+  t.equal(noCsrf.statusCode, 403, 'sign-out checks the CSRF token too');
+  const out = await app.inject({
+    method: 'POST',
+    url: '/inbox/sign-out',
+    headers: { cookie: again.session, 'content-type': 'application/x-www-form-urlencoded' },
+    payload: `csrf=${again.csrf}`,
+  });
+  t.equal(out.statusCode, 303);
+  t.match(cookieOf(out.headers['set-cookie'], SESSION_COOKIE), /Max-Age=0/);
+  const after = await app.inject({
+    method: 'GET',
+    url: '/inbox/api/queue',
+    headers: { cookie: again.session },
+  });
+  t.equal(after.statusCode, 401, 'the old cookie no longer works');
+  t.ok(csrf, 'a CSRF token was issued');
+});
+
+t.test('inbox - queue order and filters; roles and tenant scope; CSRF on resolve', async (t) => {
+  const { app, store } = setup(t);
+  const low = store.open('acme', 'c-low', 'normal', 'revenue-objection');
+  const urgent = store.open('acme', 'c-urgent');
+  const other = store.open('globex', 'g1', 'high', 'abuse');
+  const rita = await signIn(app, TOKENS.rita);
+  const list = async (cookie: string, q = '') =>
+    (await app.inject({ method: 'GET', url: `/inbox/api/queue${q}`, headers: { cookie } })).json() as {
+      escalations: Array<{ escalationId: string }>;
+      reasons: string[];
+    };
+  t.same(
+    (await list(rita.session)).escalations.map((e) => e.escalationId),
+    [urgent, other, low],
+    'priority, then age',
+  );
+  t.same(
+    (await list(rita.session, '?tenant=acme')).escalations.map((e) => e.escalationId),
+    [urgent, low],
+  );
+  t.same(
+    (await list(rita.session, '?reason=abuse')).escalations.map((e) => e.escalationId),
+    [other],
+  );
+  t.same((await list(rita.session, '?status=resolved')).escalations, []);
+
+  const ann = await signIn(app, TOKENS.ann);
+  t.same(
+    (await list(ann.session)).escalations.map((e) => e.escalationId),
+    [other],
+    'a tenant-scoped operator sees its tenants only',
+  );
+  const hidden = await app.inject({
+    method: 'GET',
+    url: `/inbox/api/escalations/${urgent}`,
+    headers: { cookie: ann.session },
+  });
+  t.equal(hidden.statusCode, 404);
+
+  const resolve = (who: { session: string; csrf: string }, id: string, body: unknown, csrf = who.csrf) =>
+    app.inject({
+      method: 'POST',
+      url: `/inbox/api/escalations/${id}/resolve`,
+      headers: { cookie: who.session, 'x-csrf-token': csrf },
+      payload: body as Record<string, unknown>,
+    });
+  const vera = await signIn(app, TOKENS.vera);
+  const view = (
+    await app.inject({
+      method: 'GET',
+      url: `/inbox/api/escalations/${urgent}`,
+      headers: { cookie: vera.session },
+    })
+  ).json() as { can: { resolve: boolean; dnd: boolean } };
+  t.same(view.can, { resolve: false, dnd: false }, 'the page is told a viewer cannot act');
+  const refused = await resolve(vera, urgent, { outcome: 'resume' });
+  t.equal(refused.statusCode, 403);
+  t.match(refused.json(), { error: { code: 'MISSING_ROLE', message: /"reviewer" role/ } });
+  const dnd = await app.inject({
+    method: 'POST',
+    url: `/inbox/api/escalations/${urgent}/dnd`,
+    headers: { cookie: rita.session, 'x-csrf-token': rita.csrf },
+    payload: {},
+  });
+  t.match(dnd.json(), { error: { code: 'MISSING_ROLE', message: /"operator" role/ } }, 'DND needs operator');
+
+  t.equal((await resolve(rita, urgent, { outcome: 'resume' }, 'wrong')).statusCode, 403, 'wrong CSRF');
+  t.equal((await resolve(rita, urgent, { outcome: 'reply' })).statusCode, 400, 'a reply needs its text');
+  t.equal(store.published.length, 0, 'nothing published by refused requests');
+
+  const won = await resolve(rita, urgent, {
+    outcome: 'reply',
+    reply: { text: 'We are here' },
+    by: 'mallory',
+  });
+  t.equal(won.statusCode, 400, 'the body cannot name who resolved');
+  const ok = await resolve(rita, urgent, { outcome: 'reply', reply: { text: 'We are here' } });
+  t.equal(ok.statusCode, 202);
+  t.match(store.published[0], {
+    id: `resolve.${urgent}.open`,
+    type: 'admin.escalation.resolved',
+    attributes: { outcome: 'reply', by: 'rita', reply: { text: 'We are here' } },
+  });
+  t.match(store.audits, [{ action: 'escalation.resolve', outcome: 'reply', by: 'rita' }]);
+
+  const admin = await signIn(app, ADMIN_TOKEN);
+  const lost = await resolve(admin, urgent, { outcome: 'close' });
+  t.equal(
+    lost.statusCode,
+    409,
+    'a second resolution of the same open escalation loses, whatever its outcome',
+  );
+  t.match(lost.json(), { error: { code: 'ALREADY_RESOLVED' } });
+  t.equal(store.published.length, 1, 'the stream kept only the first');
+  t.equal(store.audits.length, 1, 'the loser is not audited');
+});
