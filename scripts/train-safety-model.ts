@@ -2,8 +2,8 @@
  * Trains the offline second opinion (src/safety/second-opinion.ts) on the development part of the safety
  * corpus and writes src/safety/second-opinion-model.json. Deterministic: the same corpus gives the same
  * bytes. Prints a 5-fold cross-validation on the development part (what the thresholds are chosen from) and
- * the scores on the held-out part, which it never trains on. Trains on dev.tsv, blind.tsv and blind-2.tsv (the
- * blind parts were each measured once before they joined the development data; see docs/safety.md).
+ * the scores on the held-out part, which it never trains on. Trains on dev.tsv and the blind parts blind.tsv,
+ * blind-2.tsv and blind-3.tsv (each measured once before it joined the development data; see docs/safety.md).
  *
  *   npx tsx scripts/train-safety-model.ts [--check]   (--check: fail if the committed model is stale)
  */
@@ -18,7 +18,7 @@ const { values } = parseArgs({ options: { check: { type: 'boolean', default: fal
 const root = resolve(import.meta.dirname, '..');
 const corpus = (part: string) =>
   parseCorpus(readFileSync(join(root, 'test/fixtures/safety', `${part}.tsv`), 'utf8'));
-const dev = [...corpus('dev'), ...corpus('blind'), ...corpus('blind-2')];
+const dev = [...corpus('dev'), ...corpus('blind'), ...corpus('blind-2'), ...corpus('blind-3')];
 const heldout = corpus('heldout');
 const OPTIONS = { alpha: 0.5, minCount: 1 };
 

@@ -14,7 +14,11 @@ const CLOSE =
   '[husband|wife|boss|family|mom|mum|dad|parents|boyfriend|girlfriend|employer|kids|partner|friends|followers|manager]';
 /** Friendly meetings and figures of speech a threat phrase also fits. */
 const BANTER =
-  '\\b(in the crowd|at the (meet|show|concert|signing|gig|event|meetup|con|festival)|meet and greet|on (instagram|insta|ig|tiktok|twitter|facebook|fb|snapchat|snap|youtube|discord|twitch)|shoot you (an?|the) (email|message|text|dm|msg|line|note|link)|regret not (trying|buying|coming|watching|getting|seeing|joining)|pay for (dinner|lunch|drinks|coffee|the next|my|a round)|watch your back (while|when|on|during))\\b';
+  '\\b(in the crowd|at the (meet|show|concert|signing|gig|event|meetup|con|festival)|meet and greet|on (instagram|insta|ig|tiktok|twitter|facebook|fb|snapchat|snap|youtube|discord|twitch)|shoot you (an?|the) (email|message|text|dm|msg|line|note|link)|regret not (trying|buying|coming|watching|getting|seeing|joining)|pay for (dinner|lunch|drinks|coffee|the next|my|a round)|watch your back (while|when|on|during)|watch your back\\b.*\\b(game|match|team|tournament|round|race|league|opponents?|raid|boss fight))\\b';
+
+/** Who a blackmailer threatens to tell, or what to show. */
+const EXPOSED =
+  '(your (husband|wife|boss|family|mom|mum|dad|parents|boyfriend|girlfriend|employer|kids|partner|friends|followers|manager|fans)|everyone|everybody|the internet|screenshots?|nudes|pics|photos|pictures|videos|dms|chats?)';
 
 export const ABUSE_LEXICON: readonly LexiconEntry[] = [
   ...entries(
@@ -24,7 +28,13 @@ export const ABUSE_LEXICON: readonly LexiconEntry[] = [
       'kill you',
       '[will|going to|want to|would|gonna] [kill|hurt|murder|stab|shoot|beat|choke|strangle|punch|slap|burn|destroy|ruin|end] [you|your]',
       '[will|going to|want to|gonna] [find|track|hunt|expose|follow] you',
-      'know where [you|your] [live|kids|family|parents|work|go|sleep]',
+      'know* where [you|your] [live|kids|family|parents|work|go|sleep]',
+      'know [what|which] [car|bus|train|route] you',
+      '[better|should|had better] watch yourself',
+      'put you [in the ground|six feet under|in a grave|in a box|in a body bag]',
+      '[show up|showing up|turn up|turning up|appear] [at|on] your [house|home|work|job|apartment|door|doorstep|office|school|place]',
+      '[i will|going to|gonna] get you [for this|for that|for what you did|back for this]',
+      'swear i will [get|find|hurt|end|ruin|destroy|make] you',
       'i know where you live',
       'know your [kids|kid|childrens|children|family|address|real name|school|workplace|location|parents|ip|car|schedule]',
       'know which [gym|school|building|street|house|office|hotel|room] you',
@@ -92,7 +102,7 @@ export const ABUSE_LEXICON: readonly LexiconEntry[] = [
     '[post|posting|leak|leaking|share|sharing|publish] your [home|real|] [address|number|phone number|location|info|details|name|ip]',
     'your [home|] address [everywhere|online|on twitter|on reddit]',
     'found your [address|house|home|location|family|real name|parents|number]',
-    'i have your [ip|address|number|phone number|real name]',
+    'i have your [ip|address|home address|number|phone number|real name|location]',
     'hack your [account|accounts|phone|email|socials|page]',
   ]),
   ...entries('sextortion', 0.95, [
@@ -104,11 +114,20 @@ export const ABUSE_LEXICON: readonly LexiconEntry[] = [
     'i have your [pics|photos|nudes|videos|pictures]',
     'do what i say',
     'send [nudes|me nudes] or',
-    '[pay me|send me] ~ or',
+    '[pay me|send me|give me] ~ or',
+    'or your [nudes|pics|photos|videos|pictures|private pics|content] [go|get|will|are going|end up]',
     'if you block me',
     'blocking me [will not|does not|wont] [help|stop me|save you]',
     '[make|made] another account',
   ]),
+  // Blackmail: a threat to tell, show or send something to others, with a condition ("... unless you reply").
+  {
+    pattern: `\\b(tell|show|send|post|leak|share|expose|forward|release|upload)\\b.*\\b${EXPOSED}\\b.*\\b(unless|or else)\\b|\\b(unless|if you (do not|will not))\\b.*\\b(i will|going to|gonna)\\b.*\\b(tell|show|send|post|leak|share|expose|forward|release|upload)\\b.*\\b${EXPOSED}\\b`,
+    regex: true,
+    confidence: 0.9,
+    detail: 'sextortion',
+  },
+
   ...entries('self-harm-incitement', 0.95, [
     'kill yourself',
     'kys',

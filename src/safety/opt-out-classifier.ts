@@ -50,6 +50,8 @@ export const OPT_OUT_KEYWORDS = [
   'austragen',
   'basta',
   'stahp',
+  'remove',
+  'stop now',
   'stap',
   'cancel all',
   'end all',
@@ -68,11 +70,22 @@ export const OPT_OUT_LEXICON: readonly LexiconEntry[] = [
     'stop sending [me|us|] [messages|texts|these|this|that|stuff|anything|emails|things|pics|pictures|links|promos|ads|notifications]',
     'stop [the|these|your|all|all the|all of these|all your] [texts|messages|emails|notifications|spam|promos|ads]',
     `quit [texting|messaging|contacting|emailing|sending] [${THEM.slice(1, -1)}|]`,
-    'unsubscribe me',
     'please unsubscribe',
     'opt me out',
     '[want|like|wish|need] to opt out',
-    'how [do|can] i [stop|opt out|unsubscribe|get off|get out of] [these|this|the|your|] [messages|texts|emails|list|]',
+  ]),
+  ...request(
+    0.9,
+    [
+      'how [do|can] i [stop|opt out|unsubscribe|get off|get out of] [these|this|the|your|] [messages|texts|emails|list|]',
+      '[did not|never] sign* up for this',
+      'unsubscribe me',
+    ],
+    // A paid plan, not the messages: "how do I stop my subscription from renewing", "unsubscribe me from the
+    // paid tier", "I never signed up for this charge" (revenue objections).
+    '\\b(subscription|membership|renew\\w*|billing|billed|charged?|payments?|paid tier|tier|plan|fee|trial)\\b',
+  ),
+  ...request(0.9, [
     `remove [me|my number|my email|my phone number|this number|my contact info|my contact details|my details|my info] [from|off|]`,
     '[please|wrong number|just|] remove me',
     `take [me|my number|my email|my name|this number] off`,
@@ -96,7 +109,6 @@ export const OPT_OUT_LEXICON: readonly LexiconEntry[] = [
     'not send me [anything|any more|more]',
     `never [text|message|contact|email|call|dm] ${THEM} again`,
     '[revoke|withdraw|withdrawing|revoking] [my|] consent',
-    '[did not|never] sign* up for this',
     'cancel [my|these|the|all|all the] [texts|messages|msgs|notifications|alerts|sms]',
     'end [all|these|the|] [messages|texts]',
     // Spanish, Portuguese, French, German.
@@ -105,7 +117,10 @@ export const OPT_OUT_LEXICON: readonly LexiconEntry[] = [
     'no quiero recibir',
     '[darme|dame|denme] de baja',
     'baja por favor',
-    'pare de [me enviar|enviar|mandar|me mandar]',
+    '[pare|para|parem|parar] de [me enviar|enviar|mandar|me mandar]',
+    'nao me [mande|mandem|envie|enviem|mandes|envies] mais',
+    'ne [veux|souhaite|desire|voudrais] plus [recevoir|etre contacte|de messages|vos messages]',
+    'ne plus recevoir',
     'nao quero [mais|] receber',
     'cancelar [inscricao|assinatura de mensagens]',
     'descadastr*',
@@ -124,7 +139,7 @@ export const OPT_OUT_LEXICON: readonly LexiconEntry[] = [
   ...request(
     0.85,
     ['unsub*'],
-    '\\bunsub\\w* from (?!(this|these|your|you|the list|this list|the messages|everything|all of (this|these|your)|it|me)\\b)|\\b(if i|anytime|any time|can i still)\\b',
+    '\\bunsub\\w*( me| us)? from (?!(this|these|your|you|the list|this list|the messages|everything|all of (this|these|your)|it|me)\\b)|\\b(if i|anytime|any time|can i still)\\b|\\b(billed|charged|charging|billing)\\b.*\\bunsubscribed\\b|\\bunsubscribed\\b.*\\b(billed|charged|charging|billing)\\b',
   ),
   { pattern: 'stop it', confidence: 0.55, detail: 'ambiguous', whole: true },
   { pattern: 'leave me alone', confidence: 0.55, detail: 'ambiguous' },
@@ -137,6 +152,10 @@ export function optOutClassifier(options?: LexiconOptions): TextClassifier {
     fillers: [
       'please',
       'now',
+      'i mean it',
+      'for real',
+      'i am serious',
+      'for good',
       'right now',
       'seriously',
       'thanks',

@@ -17,7 +17,7 @@ const BEFORE_BUYING =
 
 /** A refund asked for only hypothetically: "can I get a refund if I don't like it?". */
 const HYPOTHETICAL =
-  '\\brefunds? if\\b|\\bbefore (i|we) (buy|purchase|subscribe|sign up|pay|order)\\b|\\bif i (do not|did not) like\\b|\\bmoney back guarantee\\b';
+  '\\brefunds? if\\b|\\bbefore (i|we) (buy|purchase|subscribe|sign up|pay|order)\\b|\\bif i (do not|did not) like\\b|\\bmoney back guarantee\\b|\\bif i (buy|purchase|subscribe|sign up|order|pay for|get)\\b.*\\b(do not|did not) like\\b';
 
 export const REVENUE_OBJECTION_LEXICON: readonly LexiconEntry[] = [
   ...entries('chargeback', 0.95, [
@@ -44,6 +44,9 @@ export const REVENUE_OBJECTION_LEXICON: readonly LexiconEntry[] = [
       'refund [my|this|the|it|that]',
       '[want|give me|get|return|send me] my money [back|]',
       'money back',
+      '[give|send|pay] [me|] back my [money|cash|payment|tip|tips]',
+      'devuelv* [el|mi] dinero',
+      'mon argent',
       'reimburse*',
       'rfnd*',
       'reembolso',
@@ -63,6 +66,14 @@ export const REVENUE_OBJECTION_LEXICON: readonly LexiconEntry[] = [
     'did not [buy|order|purchase|make] [anything|this|that|it]',
     'reverse [this|the|that|my|it] [charge|payment|transaction|]',
     'need it reversed',
+    '[never|did not] sign* up for [this|the|that|any] [charge|payment|subscription|fee|bill|plan|membership]',
+    '[took|take|taking|taken|pulled|charged|charging|stole] [money|funds|cash|payment] [from|out of|off] my [card|account|bank|paypal]',
+    '[dispute|disputing|disputed] [this|it|that] [with|on|through|]',
+    'report* [this|the|that|it] [charge|transaction|payment] to my [bank|card company]',
+    'not [approved|authorized|authorised] by me',
+    '[charge|charging|charged] [this|it|that] back',
+    '[bought|paid for|purchased|unlocked] ~ [never|did not|does not|will not|not] [unlocked|unlock|arrived|loaded|load|opens|open|work|works|worked|showed up]',
+    'still locked',
     'undo [this|the|that|my] [charge|payment|transaction]',
     'charged [me|] after i [cancel*|unsubscribed]',
     'cancel* ~ still [charged|took|billed|charging|taking|charge]',
@@ -131,6 +142,13 @@ export const REVENUE_OBJECTION_LEXICON: readonly LexiconEntry[] = [
     'waste of money',
   ]),
   { pattern: '\\bnot worth \\d+', regex: true, confidence: 0.85, detail: 'price' },
+  {
+    pattern: '\\b(give|send|pay) (me )?back my \\$? ?\\d+',
+    regex: true,
+    confidence: 0.9,
+    detail: 'refund',
+    unless: '\\bif i\\b',
+  },
   { pattern: '\\b(charged|billed) me \\d+', regex: true, confidence: 0.85, detail: 'dispute' },
   {
     pattern: '\\bpaid\\b.*\\b(\\d+|few|two|three|four) (days|weeks|months)\\b',
@@ -159,7 +177,7 @@ export const REVENUE_OBJECTION_LEXICON: readonly LexiconEntry[] = [
     'half as much',
     '[insane|crazy|ridiculous|absurd] [price|prices|pricing]',
     'this is too much',
-    'not worth what i [pay|paid]',
+    'not worth what i [pay|paid|am paying|have been paying]',
     'price* [is|are] a joke',
   ]),
   {

@@ -50,7 +50,13 @@ tap.test('safety corpus - the second opinion only adds escalations, never remove
   const lost: string[] = [];
   const dnd: string[] = [];
   const raised: string[] = [];
-  for (const s of [...corpus('dev'), ...heldout, ...corpus('blind'), ...corpus('blind-2')]) {
+  for (const s of [
+    ...corpus('dev'),
+    ...heldout,
+    ...corpus('blind'),
+    ...corpus('blind-2'),
+    ...corpus('blind-3'),
+  ]) {
     const a = without(s.text);
     const b = withIt(s.text);
     for (const o of a) if (!b.has(o)) lost.push(`${o}: ${s.text}`);
@@ -66,10 +72,13 @@ tap.test('safety corpus - the second opinion only adds escalations, never remove
 });
 
 tap.test('safety corpus - the shipped model is what the training script makes of the corpus', async (t) => {
-  const trained = trainNaiveBayes([...corpus('dev'), ...corpus('blind'), ...corpus('blind-2')], {
-    alpha: 0.5,
-    minCount: 1,
-  });
+  const trained = trainNaiveBayes(
+    [...corpus('dev'), ...corpus('blind'), ...corpus('blind-2'), ...corpus('blind-3')],
+    {
+      alpha: 0.5,
+      minCount: 1,
+    },
+  );
   t.same(trained, MODEL, 'run npx tsx scripts/train-safety-model.ts after changing the corpus');
   t.notOk(
     heldout.some((h) => corpus('dev').some((d) => d.text.toLowerCase() === h.text.toLowerCase())),
