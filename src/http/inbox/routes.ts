@@ -15,6 +15,8 @@
  * reviewer, DND operator; a 403 names the role. Two operators resolving one escalation at once: the first
  * wins, the second gets 409 (safety-ops resolveEscalation, exclusive).
  */
+import { randomBytes } from 'node:crypto';
+import type { ServerResponse } from 'node:http';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { AppError, ValidationError } from '../../errors/app-error.js';
@@ -333,9 +335,18 @@ export function registerInboxRoutes(app: FastifyInstance, o: InboxOptions): void
       return reply.code(202).send({ ...result, by: op.name });
     });
 
+    // Open event streams, ended when the server closes (a drain must not wait for pages to go away).
+    const streams = new Set<ServerResponse>();
+    scope.addHook('preClose', async () => {
+      for (const res of streams) res.end();
+    });
     scope.get('/inbox/api/events', hide, async (req, reply) => {
-      const op = requireRole(signedIn(req).operator, 'viewer');
-      await serveEvents(req, reply, op, o.feed);
+      const s = signedIn(req);
+      const op = requireRole(s.operator, 'viewer');
+      streams.add(reply.raw);
+      reply.raw.on('close', () => streams.delete(reply.raw));
+      // A signed-out or expired session's stream ends at the next keep-alive.
+      await serveEvents(req, reply, op, o.feed, () => sessions.get(s.id) !== undefined);
     });
   });
 }
@@ -350,7 +361,7 @@ function requireless(op: Operator, role: 'reviewer' | 'operator', tenant: string
 }
 
 function randomPre(): string {
-  return Buffer.from(crypto.getRandomValues(new Uint8Array(24))).toString('base64url');
+  return randomBytes(24).toString('base64url');
 }
 
 /** Server-sent events: one `change` per queue change the operator may see; a comment every 15 s keeps it open. */
@@ -359,6 +370,7 @@ async function serveEvents(
   reply: FastifyReply,
   op: Operator,
   feed: InboxFeed | undefined,
+  alive: () => boolean,
 ): Promise<void> {
   reply.hijack();
   const res = reply.raw;
@@ -373,13 +385,14 @@ async function serveEvents(
     res.write(`event: change\ndata: ${JSON.stringify(c)}\n\n`);
   };
   const unsubscribe = feed?.subscribe(send);
-  const keepAlive = setInterval(() => res.write(': keep-alive\n\n'), 15_000);
+  const keepAlive = setInterval(() => (alive() ? res.write(': keep-alive\n\n') : res.end()), 15_000);
   keepAlive.unref();
   const close = () => {
     clearInterval(keepAlive);
     unsubscribe?.();
   };
   req.raw.on('close', close);
+  res.on('close', close);
   res.on('error', close);
   // `ready` once changes flow: the page reloads the queue then, so nothing between its load and now is missed.
   const live = feed ? await feed.ready() : false;
