@@ -295,3 +295,24 @@ t.test('inbox - queue order and filters; roles and tenant scope; CSRF on resolve
   t.equal(store.published.length, 1, 'the stream kept only the first');
   t.equal(store.audits.length, 1, 'the loser is not audited');
 });
+
+t.test('inbox - an open event stream gets ready, then ends when the server closes', async (t) => {
+  const { app } = setup(t);
+  const { session } = await signIn(app, TOKENS.rita);
+  const url = await app.listen({ host: '127.0.0.1', port: 0 });
+  const res = await fetch(`${url}/inbox/api/events`, { headers: { cookie: session } });
+  t.equal(res.status, 200);
+  t.match(res.headers.get('content-type'), /text\/event-stream/);
+  const reader = res.body!.getReader();
+  let text = '';
+  while (!text.includes('event: ready')) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    text += new TextDecoder().decode(value);
+  }
+  t.match(text, /event: ready\ndata: \{"live":false\}/, 'ready (no feed given: not live)');
+  await app.close();
+  let ended = false;
+  while (!ended) ended = (await reader.read()).done;
+  t.ok(ended, 'the stream ended and close() returned');
+});
