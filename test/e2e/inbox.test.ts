@@ -150,6 +150,12 @@ t.test('inbox - sign in; a crisis escalation appears live; reply reaches the pla
     'the trail names the rule that sent the first reply',
   );
   await page.screenshot({ path: join(SHOTS, 'conversation.png') });
+  await page.locator('.trail').screenshot({ path: join(SHOTS, 'trail.png') });
+  t.match(
+    await page.locator('.trail tbody').textContent(),
+    /crisis-lexicon: crisis/,
+    'the trail shows the classifiers',
+  );
 
   // r: the reply box, focused.
   await page.locator('#queue li[aria-selected="true"]').focus();

@@ -163,7 +163,7 @@ function trailRows(trail) {
             .filter(Boolean)
             .map(
               (c) =>
-                `${c.classifier ?? '?'}: ${c.label}${c.confidence !== undefined ? ` ${c.confidence}` : ''}`,
+                `${c.classifier ?? '?'}: ${c.label}${c.confidence !== undefined ? ` ${Number(c.confidence).toFixed(2)}` : ''}`,
             )
         : [];
       return el(
