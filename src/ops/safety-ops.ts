@@ -134,6 +134,8 @@ export async function showEscalation(store: SafetyStore, id: string): Promise<Es
 }
 
 export class EscalationNotFoundError extends ValidationError {}
+/** The escalation was resolved before this request (a 400 on the API; the inbox answers 409). */
+export class EscalationResolvedError extends ValidationError {}
 
 export interface ResolveResult {
   escalationId: string;
@@ -159,7 +161,7 @@ export async function resolveEscalation(
   const view = await showEscalation(store, id);
   if (!view) throw new EscalationNotFoundError(`no escalation ${id}`, [{ path: 'id', message: 'not found' }]);
   if (view.status === 'resolved')
-    throw new ValidationError(`escalation ${id} is already resolved`, [
+    throw new EscalationResolvedError(`escalation ${id} is already resolved`, [
       { path: 'id', message: 'already resolved' },
     ]);
   const now = store.now();

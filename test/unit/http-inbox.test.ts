@@ -316,3 +316,25 @@ t.test('inbox - an open event stream gets ready, then ends when the server close
   while (!ended) ended = (await reader.read()).done;
   t.ok(ended, 'the stream ended and close() returned');
 });
+
+t.test('inbox - resolved by another operator between the check and the publish: 409, not 400', async (t) => {
+  const { app, store } = setup(t);
+  const id = store.open('acme', 'race');
+  const get = store.control.get;
+  let reads = 0;
+  // The route's own check sees it open; by resolveEscalation's read the other resolution was applied.
+  store.control.get = async (k: string) => {
+    if (k === 'escalation.acme.race' && ++reads === 2) store.kv.delete(k);
+    return get(k);
+  };
+  const { session, csrf } = await signIn(app, TOKENS.rita);
+  const res = await app.inject({
+    method: 'POST',
+    url: `/inbox/api/escalations/${id}/resolve`,
+    headers: { cookie: session, 'x-csrf-token': csrf },
+    payload: { outcome: 'resume' },
+  });
+  t.equal(res.statusCode, 409);
+  t.match(res.json(), { error: { code: 'ALREADY_RESOLVED', message: /another operator/ } });
+  t.equal(store.published.length, 0);
+});

@@ -21,6 +21,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { AppError, ValidationError } from '../../errors/app-error.js';
 import {
+  EscalationResolvedError,
   getConsent,
   listEscalations,
   resolveEscalation,
@@ -312,7 +313,12 @@ export function registerInboxRoutes(app: FastifyInstance, o: InboxOptions): void
           ...(body.reply ? { reply: { text: body.reply.text } } : {}),
         },
         { exclusive: true },
-      );
+      ).catch((err: unknown) => {
+        // Resolved (and applied) between the check above and this one: the other operator won.
+        if (err instanceof EscalationResolvedError)
+          throw new ConflictError(`escalation ${id} was already resolved by another operator`);
+        throw err;
+      });
       if (result.duplicate)
         throw new ConflictError(`escalation ${id} was resolved by another operator at the same moment`);
       req.log.info({ operator: op.name, escalationId: id, outcome: body.outcome }, 'inbox resolve');
