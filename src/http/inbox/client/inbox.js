@@ -85,6 +85,8 @@ async function loadQueue() {
 
 function renderQueue() {
   $('#queue-empty').hidden = state.items.length > 0;
+  // A live update re-renders the list: whoever was working in it keeps their place and focus.
+  const hadFocus = queueEl.contains(document.activeElement);
   queueEl.replaceChildren(
     ...state.items.map((e, i) =>
       el(
@@ -111,6 +113,7 @@ function renderQueue() {
   );
   if (state.index >= 0) queueEl.setAttribute('aria-activedescendant', `q-${state.index}`);
   else queueEl.removeAttribute('aria-activedescendant');
+  if (hadFocus) document.getElementById(`q-${state.index}`)?.focus();
 }
 
 function select(i, focus = true) {
@@ -180,6 +183,10 @@ function trailRows(trail) {
 }
 
 function renderDetail(d) {
+  // A live update re-renders the conversation: a reply being typed survives it, focus included.
+  const previous = document.getElementById('reply-text');
+  const draft = previous && previous.dataset.id === d.escalation.escalationId ? previous.value : '';
+  const typingReply = previous !== null && document.activeElement === previous;
   const e = d.escalation;
   const c = d.conversation;
   const open = e.status !== 'resolved';
@@ -189,6 +196,7 @@ function renderDetail(d) {
   const status = el('p', { id: 'action-status', class: 'status', role: 'alert', 'aria-live': 'assertive' });
   const replyText = el('textarea', {
     id: 'reply-text',
+    'data-id': e.escalationId,
     name: 'text',
     rows: '3',
     required: true,
@@ -200,6 +208,7 @@ function renderDetail(d) {
     status.className = 'status';
     try {
       await api(path, { method: 'POST', body: JSON.stringify(body) });
+      if (body.reply) replyText.value = '';
       status.textContent = done;
       status.className = 'status ok';
       announce(done);
@@ -368,6 +377,8 @@ function renderDetail(d) {
       ),
     ),
   );
+  replyText.value = draft;
+  if (typingReply && !replyText.disabled) replyText.focus();
 }
 
 async function openEscalation(id, o = {}) {
