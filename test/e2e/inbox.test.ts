@@ -305,6 +305,13 @@ t.test('inbox - phone width: one column, no horizontal scrolling; sign out ends 
   await page.keyboard.press('Escape'); // back to the queue, focus on the selected escalation
   const focused = await page.evaluate('getComputedStyle(document.activeElement).outlineStyle');
   t.not(focused, 'none', 'focus is visible');
+  // A live update of the open escalation (raised to urgent) re-renders it; the reply being typed survives.
+  await page.getByLabel(/Reply to the fan/).fill('Hang on, I am reading this');
+  await ingest('fan3', 'and honestly I want to end my life');
+  await page.waitForSelector('#detail .summary .badge:has-text("urgent")', { timeout: 30_000 });
+  t.pass('the open conversation updated live (raised to urgent)');
+  t.equal(await page.getByLabel(/Reply to the fan/).inputValue(), 'Hang on, I am reading this', 'draft kept');
+  t.equal(await page.evaluate('document.activeElement.id'), 'reply-text', 'focus kept');
   await page.getByRole('button', { name: 'Sign out' }).click();
   await page.getByLabel('Operator token').waitFor();
   const after = await context.request.get(`${base}/inbox/api/queue`);
