@@ -197,6 +197,15 @@ t.test('inbox - sessions: API needs one, idle expiry, sign-out forgets it', asyn
   });
   t.equal(after.statusCode, 401, 'the old cookie no longer works');
   t.ok(csrf, 'a CSRF token was issued');
+
+  const busy = await signIn(app, TOKENS.rita);
+  const use = () => app.inject({ method: 'GET', url: '/inbox/api/queue', headers: { cookie: busy.session } });
+  for (let h = 0; h < 3; h++) {
+    clock += 7 * 3_600_000;
+    t.equal((await use()).statusCode, 200, `in use, ${(h + 1) * 7} h after sign-in`);
+  }
+  clock += 3 * 3_600_000 + 1;
+  t.equal((await use()).statusCode, 401, 'at most 24 h after sign-in, however busy');
 });
 
 t.test('inbox - queue order and filters; roles and tenant scope; CSRF on resolve', async (t) => {
