@@ -56,7 +56,9 @@ export function operatorFromFlags(
   role: Role,
   tenant?: string | null,
 ): Operator {
-  if (config.operators.length === 0 && config.admin.tokens.length === 0) {
+  // Only the deprecated admin.tokens: the CLI keeps working as before (its NATS credentials are the
+  // boundary); operator tokens are asked for once operators: are configured.
+  if (config.operators.length === 0) {
     return { name: `cli:${userInfo().username}`, roles: ROLES };
   }
   if (!flags.token) {
