@@ -118,7 +118,7 @@ export class NatsPartitionSource implements PartitionSource {
     // re-pulls after two missed heartbeats, but after a cluster node loss on 2.9.10 it was seen never to pull
     // again (no waiting pull on the server, messages pending, the partition idle for minutes while its lease
     // renewed). Only while the stage waits for a message (not while it holds the iterator back) is it checked.
-    let lastMessage = Date.now();
+    /** When the stage last asked for a message it has not received yet (undefined while it holds one). */
     let waitingSince: number | undefined;
     let suspect = 0;
     let checking = false;
@@ -133,7 +133,7 @@ export class NatsPartitionSource implements PartitionSource {
     const watchdog = setInterval(
       () => {
         if (waitingSince === undefined || checking) return;
-        const idleMs = Date.now() - Math.max(lastMessage, waitingSince);
+        const idleMs = Date.now() - waitingSince;
         if (idleMs < stallMs) {
           suspect = 0;
           return;
@@ -142,7 +142,7 @@ export class NatsPartitionSource implements PartitionSource {
         jsm.consumers
           .info(stream, name)
           .then((now) => {
-            if (waitingSince === undefined || Date.now() - Math.max(lastMessage, waitingSince) < stallMs) {
+            if (waitingSince === undefined || Date.now() - waitingSince < stallMs) {
               suspect = 0;
               return;
             }
@@ -176,7 +176,6 @@ export class NatsPartitionSource implements PartitionSource {
           waitingSince = Date.now();
           for await (const m of messages) {
             waitingSince = undefined;
-            lastMessage = Date.now();
             yield new JsInbound(m, recoveredThrough);
             waitingSince = Date.now();
           }
