@@ -219,3 +219,44 @@ t.test('provision - processes starting together on an empty server all succeed',
     'what the racing processes left is exactly the definitions',
   );
 });
+
+t.test(
+  'provision - a create that loses the race to another process updates instead of failing',
+  async (t) => {
+    // Deterministic form of the race above: every stream and bucket is created by "another process" (a
+    // second connection) between this process's plan and its create, whose answer is then the one
+    // nats-server 2.9 gave the loser in CI.
+    const fresh = await startTestNats(t, { partitions: 8 });
+    const other = await connectNats({ url: fresh.url, reconnect: false });
+    const mine = await connectNats({ url: fresh.url, reconnect: false });
+    t.teardown(() => Promise.all([other.nc.close(), mine.nc.close()]));
+    const lost = new Error('subjects overlap with an existing stream');
+    const streams = mine.jsm.streams;
+    const add = streams.add.bind(streams);
+    let raced = 0;
+    streams.add = async (config) => {
+      raced++;
+      await other.jsm.streams.add(config);
+      throw lost;
+    };
+    const kvm = mine.kvm;
+    kvm.create = async (name, opts) => {
+      raced++;
+      await other.kvm.create(name, opts);
+      throw lost;
+    };
+    const report = await applyDefinitions(mine, defs, { partitions: fresh.partitions });
+    streams.add = add;
+    t.equal(raced, streamNames.length + bucketNames.length, 'every create lost the race');
+    t.ok(
+      report.changes.some((c) => c.action === 'created'),
+      'reported as planned',
+    );
+    const again = await applyDefinitions(mine, defs, { partitions: fresh.partitions });
+    t.same(
+      again.changes.filter((c) => c.action !== 'unchanged').map((c) => c.name),
+      [],
+      'what is left is exactly the definitions',
+    );
+  },
+);
