@@ -20,6 +20,7 @@ import { NatsEventSink } from './nats/event-sink.js';
 import { NatsInboxFeed } from './nats/inbox-feed.js';
 import { JetStreamPublisher } from './nats/js-publisher.js';
 import { KvReplayGuard, REPLAY_BUCKET } from './nats/kv-replay-guard.js';
+import { KvSessionBackend, SESSIONS_BUCKET } from './nats/kv-session-backend.js';
 import { kvStreamName, readDedupeSecret } from './nats/provision.js';
 import { type InProcessActors, NatsReadiness } from './nats/readiness.js';
 import { NatsSafetyStore } from './nats/safety-store.js';
@@ -85,6 +86,7 @@ export async function startIngest(o: StartIngestOptions): Promise<IngestServer> 
     tls: readTls(config.http.tls),
     safety: await NatsSafetyStore.open(handles),
     inboxFeed: new NatsInboxFeed(handles, o.log),
+    inboxSessions: new KvSessionBackend(await handles.kvm.open(SESSIONS_BUCKET)),
     deadLetters: new DeadLetters(new NatsDeadLetterStore(handles), new JetStreamPublisher(handles.js)),
     ...(dedupeSecret ? { dedupeSecret } : {}),
     ...(o.rules ? { rules: o.rules } : {}),

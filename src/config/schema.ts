@@ -125,6 +125,38 @@ export const REPLAY_CLAIM_SECONDS = 600;
 /** A signature is accepted from timestamp - tolerance to timestamp + tolerance: that span fits the claim. */
 export const MAX_SIGNATURE_TOLERANCE_SECONDS = REPLAY_CLAIM_SECONDS / 2;
 
+/** Idle expiry ceiling of an inbox session: the max_age of the parley-inbox-sessions bucket (streams/buckets.json). */
+export const MAX_INBOX_IDLE_MINUTES = 24 * 60;
+
+export const InboxSchema = z
+  .object({
+    fullText: z
+      .boolean()
+      .default(false)
+      .describe(
+        'Show operators the whole text of the message an escalation was raised on (read from EVENTS), ' +
+          "besides the classifier's snippet; default false: the snippet only",
+      ),
+    sessionIdleMinutes: z
+      .number()
+      .int()
+      .min(1)
+      .max(
+        MAX_INBOX_IDLE_MINUTES,
+        `at most ${MAX_INBOX_IDLE_MINUTES}: sessions are kept at most a day unused`,
+      )
+      .default(480)
+      .describe('A signed-in inbox session unused this long expires (every request extends it)'),
+    sessionMaxHours: z
+      .number()
+      .int()
+      .min(1)
+      .max(24 * 30)
+      .default(24)
+      .describe('A session ends this long after sign-in, however busy'),
+  })
+  .strict();
+
 export const HttpSchema = z
   .object({
     host: z.string().default('127.0.0.1').describe('HTTP listen address'),
@@ -167,6 +199,7 @@ export const HttpSchema = z
           `${MAX_SIGNATURE_TOLERANCE_SECONDS}, so the acceptance window never outlives the replay claim`,
       ),
     limits: IngestLimitsSchema.default(IngestLimitsSchema.parse({})),
+    inbox: InboxSchema.default(InboxSchema.parse({})).describe('The operator inbox page at /inbox'),
   })
   .strict();
 

@@ -22,6 +22,7 @@ export const BUCKETS = {
   timers: 'parley-timers',
   leases: 'parley-leases',
   replay: 'parley-replay',
+  inboxSessions: 'parley-inbox-sessions',
   deployment: 'parley-deployment',
 } as const;
 

@@ -127,6 +127,20 @@ export function verifyBearer(auth: CompiledAuth, token: string): Principal | und
   return found;
 }
 
+/**
+ * The operator a token's SHA-256 digest (hex) names under the current configuration, or undefined: how an
+ * inbox session, which keeps only the digest, finds its operator on every use. Constant time over entries.
+ */
+export function operatorByDigest(auth: CompiledAuth, digestHex: string): Operator | undefined {
+  if (!/^[0-9a-f]{64}$/.test(digestHex)) return undefined;
+  const digest = Buffer.from(digestHex, 'hex');
+  let found: Principal | undefined;
+  for (const entry of auth.tokens) {
+    if (timingSafeEqual(entry.digest, digest) && !found) found = entry.principal;
+  }
+  return found?.kind === 'operator' ? found.operator : undefined;
+}
+
 /** The operator a bearer token names, or undefined (unknown, or a tenant's token). Constant time. */
 export function resolveOperator(auth: CompiledAuth, token: string): Operator | undefined {
   const principal = verifyBearer(auth, token);

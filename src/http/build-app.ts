@@ -21,6 +21,7 @@ import { compileAuth } from './auth.js';
 import { ForbiddenError, NotFoundError, UnauthorizedError } from './errors.js';
 import type { InboxFeed } from './inbox/feed.js';
 import { registerInboxRoutes } from './inbox/routes.js';
+import type { SessionBackend } from './inbox/sessions.js';
 import { createIngestParser } from './ingest-body.js';
 import { installOpenApi, openApiDocument } from './openapi.js';
 import type { ConversationReader, EventSink, ReadinessProbe, ReplayGuard } from './ports.js';
@@ -65,6 +66,8 @@ export interface AppDeps {
   deadLetters?: DeadLetterOps;
   /** Live updates for the operator inbox at /inbox (served whenever `safety` is given). */
   inboxFeed?: InboxFeed;
+  /** Shared inbox sessions (the parley-inbox-sessions bucket); default this process's memory. */
+  inboxSessions?: SessionBackend;
   /** `runtime.dedupe.secret`: keys the Nats-Msg-Id of ingested events (src/envelope/dedupe-key.ts). */
   dedupeSecret?: string;
 }
@@ -290,7 +293,11 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     });
     if (deps.rules) registerRuleRoutes(scope, deps.rules);
     if (deps.safety)
-      registerSafetyRoutes(scope, { store: deps.safety, tenants: Object.keys(deps.config.tenants) });
+      registerSafetyRoutes(scope, {
+        store: deps.safety,
+        tenants: Object.keys(deps.config.tenants),
+        conversations: deps.conversations,
+      });
     if (deps.deadLetters) registerDlqRoutes(scope, { deadLetters: deps.deadLetters });
     registerConversationRoutes(scope, {
       conversations: deps.conversations,
@@ -306,6 +313,10 @@ export function buildApp(deps: AppDeps): FastifyInstance {
         secure: !!deps.tls,
         trailLimit: deps.trailLimit ?? 50,
         ...(deps.inboxFeed ? { feed: deps.inboxFeed } : {}),
+        ...(deps.inboxSessions ? { sessions: deps.inboxSessions } : {}),
+        fullText: http.inbox.fullText,
+        sessionIdleMs: http.inbox.sessionIdleMinutes * 60_000,
+        sessionAbsoluteMs: http.inbox.sessionMaxHours * 3_600_000,
         ...(deps.rules ? { segments: () => deps.rules!.evaluate().rules.segments } : {}),
         now,
       });

@@ -38,6 +38,7 @@ const ERROR_TEXT: Record<number, string> = {
   403: 'Valid credential without the right (other tenant, not an operator)',
   404: 'Not found',
   413: 'Body larger than http.bodyLimitBytes',
+  409: 'Conflicts with the current state (an escalation already resolved, or by another operator first)',
   415: 'Content-Type is not application/json',
   503: 'NATS unavailable or slow: nothing reported as stored; retry after Retry-After seconds',
 };

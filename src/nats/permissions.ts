@@ -146,6 +146,7 @@ export const ROLE_PERMISSIONS: Record<NatsRole, Permissions> = {
       ...COMMON,
       ...PUBLISH_EVENTS,
       ...kvWrite('parley-replay'),
+      ...kvWrite('parley-inbox-sessions'), // operator inbox sessions, shared by every ingest process
       ...kvRead('parley-state'),
       ...consume('AUDIT'),
       // The conversation trail: approved actions are their own audit records (src/nats/conversation-reader.ts).
@@ -157,6 +158,9 @@ export const ROLE_PERMISSIONS: Record<NatsRole, Permissions> = {
       `${JS}.DIRECT.GET.AUDIT`,
       `${JS}.STREAM.MSG.GET.AUDIT`,
       `${JS}.CONSUMER.LIST.EVENTS`, // readiness: are the partition consumers bound
+      // One EVENTS message by sequence: the resolution that won when two operators resolve at once (who won),
+      // and the message an escalation was raised on when the inbox shows full text (inbox.fullText).
+      `${JS}.STREAM.MSG.GET.EVENTS`,
       // Operator safety routes (src/http/routes/safety.ts): escalations, switches, operator audit records.
       ...consume('ESCALATIONS'),
       // The switch keys operators set and lift (pause/resume; src/safety/control.ts), not the escalation holds

@@ -2,7 +2,7 @@
  * SafetyStore over NATS for the operator functions in src/ops/safety-ops.ts: ESCALATIONS read with an
  * ordered consumer filtered to a tenant or conversation (bounded by maxScan and a deadline), parley-control
  * and parley-consent as JSON KV entries, events published to the ingest subject with their id as
- * Nats-Msg-Id, and operator records on `audit.operator.<tenant>.<conversation>`.
+ * Nats-Msg-Id (and one read back by sequence: the resolution that won), and operator records on `audit.operator.<tenant>.<conversation>`.
  */
 
 import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
@@ -19,7 +19,7 @@ import {
 } from '../contracts/headers.js';
 import { STREAMS } from '../contracts/names.js';
 import { decodeBody, encode } from '../envelope/codec.js';
-import { eventHeaders, ingestSubject } from '../envelope/event-message.js';
+import { eventHeaders, ingestSubject, parseEventMessage } from '../envelope/event-message.js';
 import type { EscalationMessage, SafetyStore } from '../ops/safety-ops.js';
 import { CONSENT_BUCKET } from '../safety/consent.js';
 import { CONTROL_BUCKET } from '../safety/control.js';
@@ -133,6 +133,18 @@ export class NatsSafetyStore implements SafetyStore {
     for (const [k, v] of Object.entries(eventHeaders(event))) h.set(k, v);
     const ack = await this.#js.publish(ingestSubject(event), encode(event), { msgID: event.id, headers: h });
     return { seq: ack.seq, duplicate: ack.duplicate };
+  }
+
+  async eventAt(seq: number) {
+    const m = await this.#jsm.streams.getMessage(STREAMS.events, { seq });
+    if (!m) return undefined;
+    return parseEventMessage({
+      subject: m.subject,
+      data: m.data,
+      header: (name) => m.header?.get(name) || undefined,
+      seq: m.seq,
+      timestampMs: m.time.getTime(),
+    });
   }
 
   async audit(

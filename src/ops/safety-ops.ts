@@ -10,7 +10,7 @@
  */
 import { z } from 'zod';
 import { type EventEnvelope, SCHEMA_VERSION, TokenSchema } from '../envelope/envelope.js';
-import { ValidationError } from '../errors/app-error.js';
+import { AppError, ValidationError } from '../errors/app-error.js';
 import { CONSENT_EVENT_TYPE, type ConsentRecord } from '../safety/consent.js';
 import {
   formatScope,
@@ -62,7 +62,10 @@ export interface SafetyStore {
     list(): Promise<Array<{ key: string; value: Record<string, unknown> }>>;
   };
   consent: { get(key: string): Promise<Record<string, unknown> | undefined> };
+  /** Publishes with the event's id as the dedupe key; a duplicate answers the stored message's sequence. */
   publishEvent(event: EventEnvelope): Promise<{ seq: number; duplicate: boolean }>;
+  /** The EVENTS message at a sequence (the resolution that won), or undefined when it is gone. */
+  eventAt(seq: number): Promise<EventEnvelope | undefined>;
   audit(kind: string, tenant: string, conversation: string, record: Record<string, unknown>): Promise<void>;
   now(): number;
 }
@@ -134,42 +137,63 @@ export async function showEscalation(store: SafetyStore, id: string): Promise<Es
 }
 
 export class EscalationNotFoundError extends ValidationError {}
-/** The escalation was resolved before this request (a 400 on the API; the inbox answers 409). */
-export class EscalationResolvedError extends ValidationError {}
+
+/**
+ * 409: the escalation was resolved before this request, or another resolution of it won at the same moment
+ * (the API, the CLI and the inbox alike). `resolvedBy` names the winner when known.
+ */
+export class EscalationResolvedError extends AppError {
+  readonly statusCode = 409;
+  readonly resolvedBy: string | undefined;
+  constructor(message: string, resolvedBy?: string) {
+    super(message, { code: 'ALREADY_RESOLVED' });
+    this.resolvedBy = resolvedBy;
+  }
+}
 
 export interface ResolveResult {
   escalationId: string;
   outcome: Resolution['outcome'];
   /** EVENTS sequence of the resolution event; the actor applies it in order. */
   seq: number;
+  /** This very request was already accepted (a retry): nothing new was published or audited. */
   duplicate: boolean;
 }
 
+/** Two resolutions are the same request when they say the same thing as the same operator. */
+function sameResolution(a: Record<string, unknown>, b: Resolution): boolean {
+  const reply = (a.reply ?? undefined) as { text?: unknown; channel?: unknown } | undefined;
+  return (
+    a.outcome === b.outcome &&
+    (a.by ?? undefined) === b.by &&
+    reply?.text === b.reply?.text &&
+    reply?.channel === b.reply?.channel &&
+    (reply as { template?: unknown } | undefined)?.template === b.reply?.template
+  );
+}
+
 /**
- * Resolves an open (or closed, to reopen) escalation: publishes `admin.escalation.resolved` into EVENTS. Its ID is
- * derived from the escalation and the outcome, so a retried request is deduplicated. With `exclusive` (the inbox)
- * the ID leaves the outcome out: a `duplicate` result means another resolution won, and nothing is audited.
+ * Resolves an open (or closed, to reopen) escalation: publishes `admin.escalation.resolved` into EVENTS.
+ * Exclusive: the event's ID is the escalation and its status, whatever the outcome, so of two operators
+ * resolving at once the stream stores the first (a compare-and-set on the dedupe window) and the second is
+ * refused with EscalationResolvedError naming the winner. The same request sent again (same operator, outcome
+ * and reply) is a retry: answered `duplicate`, not published or audited twice. Once the actor has applied a
+ * resolution the escalation reads `resolved` and any later request is refused the same way.
  */
 export async function resolveEscalation(
   store: SafetyStore,
   id: string,
   body: unknown,
-  options: { exclusive?: boolean } = {},
 ): Promise<ResolveResult> {
   const { tenant, conversation } = idOrThrow(id);
   const res = ResolutionSchema.parse({ ...(body as object), escalationId: id });
   const view = await showEscalation(store, id);
   if (!view) throw new EscalationNotFoundError(`no escalation ${id}`, [{ path: 'id', message: 'not found' }]);
-  if (view.status === 'resolved')
-    throw new EscalationResolvedError(`escalation ${id} is already resolved`, [
-      { path: 'id', message: 'already resolved' },
-    ]);
+  if (view.status === 'resolved') throw new EscalationResolvedError(`escalation ${id} is already resolved`);
   const now = store.now();
   const event: EventEnvelope = {
     schema: SCHEMA_VERSION,
-    // Exclusive: one resolution per escalation and status, whatever its outcome, so of two operators
-    // resolving at once the stream stores the first and answers the second `duplicate` (a compare-and-set).
-    id: options.exclusive ? `resolve.${id}.${view.status}` : `resolve.${id}.${res.outcome}.${view.status}`,
+    id: `resolve.${id}.${view.status}`,
     type: ESCALATION_RESOLVED_EVENT,
     tenant,
     conversation,
@@ -177,8 +201,17 @@ export async function resolveEscalation(
     attributes: res as unknown as Record<string, unknown>,
   };
   const published = await store.publishEvent(event);
-  if (options.exclusive && published.duplicate)
-    return { escalationId: id, outcome: res.outcome, ...published };
+  if (published.duplicate) {
+    const won = await store.eventAt(published.seq);
+    if (won?.id === event.id && sameResolution(won.attributes, res))
+      return { escalationId: id, outcome: res.outcome, ...published };
+    const by = typeof won?.attributes.by === 'string' ? won.attributes.by : undefined;
+    const outcome = typeof won?.attributes.outcome === 'string' ? ` (${won.attributes.outcome})` : '';
+    throw new EscalationResolvedError(
+      `escalation ${id} was resolved by ${by ?? 'another operator'}${outcome} at the same moment`,
+      by,
+    );
+  }
   await store.audit('operator', tenant, conversation, {
     action: 'escalation.resolve',
     escalationId: id,

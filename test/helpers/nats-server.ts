@@ -7,8 +7,13 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { connectNats, type NatsHandles } from '../../src/nats/connection.js';
+import { loadDefinitions } from '../../src/nats/definitions.js';
 import { findExecutable, startNatsServer } from '../../src/nats/embedded-server.js';
+import { NATS_ROLES } from '../../src/nats/permissions.js';
+import { applyDefinitions } from '../../src/nats/provision.js';
 import { renderServerConfig } from '../../src/nats/server-config.js';
+import { ROOT } from './parley.js';
 
 export interface TestNatsOptions {
   /** Partition count of the ingest mapping; default 64. */
@@ -117,4 +122,46 @@ export async function startTestNats(
   const nats = await startStandaloneNats(opts);
   t.teardown(() => nats.stop());
   return nats;
+}
+
+export interface RoleUsersNats {
+  url: string;
+  /** The password of each role user (the admin connection provisioned the streams and buckets). */
+  passwords: Record<(typeof NATS_ROLES)[number], string>;
+  admin: NatsHandles;
+}
+
+/**
+ * A real nats-server with the project's accounts and one NATS user per role (src/nats/permissions.ts), the
+ * streams and buckets applied as `admin`: for tests that run each role as its own least-privileged user.
+ */
+export async function startRoleUsersNats(
+  t: { teardown(fn: () => unknown): void },
+  o: { partitions: number; label: string },
+): Promise<RoleUsersNats> {
+  const passwords = Object.fromEntries(
+    NATS_ROLES.map((r) => [r, `pw-${r}-${o.label}`]),
+  ) as RoleUsersNats['passwords'];
+  const dir = await mkdtemp(join(tmpdir(), `parley-${o.label}-`));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const server = await startNatsServer({
+    port: -1,
+    storeDir: join(dir, 'store'),
+    configPath: join(dir, 'nats.conf'),
+    logFile: join(dir, 'nats.log'),
+    partitions: o.partitions,
+    authorization: {
+      roles: Object.fromEntries(NATS_ROLES.map((r) => [r, { value: passwords[r] }])) as never,
+    },
+  });
+  t.teardown(() => server.stop());
+  const admin = await connectNats({
+    url: server.url,
+    user: 'admin',
+    pass: passwords.admin,
+    reconnect: false,
+  });
+  t.teardown(() => admin.nc.close());
+  await applyDefinitions(admin, loadDefinitions(join(ROOT, 'streams')), { partitions: o.partitions });
+  return { url: server.url, passwords, admin };
 }

@@ -150,6 +150,18 @@ t.test('nats-permissions - ingest publishes events and reads state, nothing else
   const kvm = new Kvm(c.js);
   t.equal(await (await kvm.open('parley-state')).get('acme.c1'), null, 'reads parley-state');
   await (await kvm.open('parley-replay')).create('acme.k1', 'x');
+  // Inbox sessions, shared by every ingest process: create, extend (compare-and-set), sign out.
+  const sessions = await kvm.open('parley-inbox-sessions');
+  const rev = await sessions.create('perm-session', '{}');
+  await sessions.update('perm-session', '{"x":1}', rev);
+  await sessions.delete('perm-session');
+  // One EVENTS message by sequence (who won a resolution; the inbox's full text), never a delete.
+  const read = await jetstreamManager(c.nc);
+  t.equal(
+    (await read.streams.getMessage('EVENTS', { seq: ack.seq }))?.seq,
+    ack.seq,
+    'reads EVENTS by sequence',
+  );
   // Operator switches at every scope (HTTP pause/resume), but not the escalation holds the actors own.
   const control = await kvm.open('parley-control');
   for (const key of ['global', 'tenant.perm', 'tenant.perm.conversation.c1', 'rule.echo', 'channel.dm']) {
@@ -192,6 +204,7 @@ t.test('nats-permissions - ingest publishes events and reads state, nothing else
     '$KV.parley-control.deployment-secret',
     '$JS.API.STREAM.DELETE.EVENTS',
     '$JS.API.STREAM.PURGE.EVENTS',
+    '$JS.API.STREAM.MSG.DELETE.EVENTS',
     '$JS.API.STREAM.CREATE.EVIL',
     '$JS.API.CONSUMER.DURABLE.CREATE.EVENTS.evil',
     '$JS.API.CONSUMER.DELETE.EVENTS.actors-p0',
@@ -251,6 +264,9 @@ t.test(
       '$KV.parley-control.tenant.acme',
       '$KV.parley-replay.acme.k',
       '$KV.parley-rules.acme',
+      '$KV.parley-inbox-sessions.k',
+      '$JS.API.DIRECT.GET.KV_parley-inbox-sessions',
+      '$JS.API.STREAM.MSG.GET.KV_parley-inbox-sessions',
       '$JS.API.STREAM.DELETE.EVENTS',
       '$JS.API.STREAM.PURGE.ACTIONS',
       '$JS.API.STREAM.DELETE.ACTIONS',
@@ -286,6 +302,9 @@ t.test(
       '$KV.parley-state.acme.c1',
       '$KV.parley-leases.p0',
       '$KV.parley-consent.acme.c1',
+      '$KV.parley-inbox-sessions.k',
+      '$JS.API.DIRECT.GET.KV_parley-inbox-sessions',
+      '$JS.API.STREAM.MSG.GET.EVENTS',
       '$JS.API.CONSUMER.DURABLE.CREATE.EVENTS.evil',
       '$JS.API.STREAM.DELETE.ACTIONS',
     ])

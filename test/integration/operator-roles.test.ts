@@ -14,21 +14,14 @@ import t from 'tap';
 import { decodeMsgpack } from '../../src/envelope/codec.js';
 import { signedHeaders } from '../../src/http/auth.js';
 import { type Parley, start } from '../../src/main.js';
-import { connectNats } from '../../src/nats/connection.js';
-import { loadDefinitions } from '../../src/nats/definitions.js';
-import { startNatsServer } from '../../src/nats/embedded-server.js';
-import { NATS_ROLES } from '../../src/nats/permissions.js';
-import { applyDefinitions } from '../../src/nats/provision.js';
+import type { NATS_ROLES } from '../../src/nats/permissions.js';
 import { createLogger } from '../../src/obs/logger.js';
 import { ACME_TOKEN, httpTestConfig } from '../helpers/http-fakes.js';
+import { startRoleUsersNats } from '../helpers/nats-server.js';
 import { ROOT, streamCount, tempDir, testConfig, waitFor } from '../helpers/parley.js';
 import { WEBHOOK_SECRET } from '../helpers/pipeline.js';
 
 const PARTITIONS = 4;
-const PASSWORDS = Object.fromEntries(NATS_ROLES.map((r) => [r, `pw-${r}-roles-7d1e`])) as Record<
-  (typeof NATS_ROLES)[number],
-  string
->;
 const TOKENS = {
   viewer: 'op-viewer-token-0123456789',
   reviewer: 'op-reviewer-token-0123456789',
@@ -47,27 +40,20 @@ const OPERATORS = [
 // biome-ignore lint/suspicious/noExplicitAny: JSON response bodies, asserted field by field
 type Json = any;
 
-const dir = tempDir(t, 'parley-roles-');
-const server = await startNatsServer({
-  port: -1,
-  storeDir: join(dir, 'store'),
-  configPath: join(dir, 'nats.conf'),
-  logFile: join(dir, 'nats.log'),
+const {
+  url: natsUrl,
+  passwords: PASSWORDS,
+  admin,
+} = await startRoleUsersNats(t, {
   partitions: PARTITIONS,
-  authorization: {
-    roles: Object.fromEntries(NATS_ROLES.map((r) => [r, { value: PASSWORDS[r] }])) as never,
-  },
+  label: 'roles-7d1e',
 });
-t.teardown(() => server.stop());
-const admin = await connectNats({ url: server.url, user: 'admin', pass: PASSWORDS.admin, reconnect: false });
-t.teardown(() => admin.nc.close());
-await applyDefinitions(admin, loadDefinitions(join(ROOT, 'streams')), { partitions: PARTITIONS });
 
 const auth = httpTestConfig();
 const settings = { tenants: auth.tenants, operators: OPERATORS };
 const configFor = (user: (typeof NATS_ROLES)[number]) =>
-  testConfig(t, server.url, PARTITIONS, {
-    nats: { url: server.url, user, pass: PASSWORDS[user] },
+  testConfig(t, natsUrl, PARTITIONS, {
+    nats: { url: natsUrl, user, pass: PASSWORDS[user] },
     ...settings,
   });
 const silent = createLogger({ level: 'silent' });
@@ -192,6 +178,46 @@ t.test(
   },
 );
 
+let raced: string | undefined;
+t.test(
+  'operator-roles - two reviewers resolve one escalation at once over the API: one wins, the other gets 409 naming the winner',
+  async (t) => {
+    const sent = await call('POST', '/v1/events', ACME_TOKEN, {
+      id: 'crisis-race',
+      type: 'message.received',
+      conversation: 'fan-race',
+      occurredAt: new Date().toISOString(),
+      attributes: { text: 'i want to kill myself tonight' },
+    });
+    t.equal(sent.status, 202);
+    const esc = await waitFor('the escalation', async () => {
+      const list = await call('GET', '/v1/escalations?tenant=acme', TOKENS.viewer);
+      return (list.body.escalations as Json[] | undefined)?.find((e) => e.conversation === 'fan-race');
+    });
+    raced = esc.escalationId as string;
+    const events = await streamCount(admin, 'EVENTS');
+    const [a, b] = await Promise.all([
+      call('POST', `/v1/escalations/${raced}/resolve`, TOKENS.reviewer, { outcome: 'resume' }),
+      call('POST', `/v1/escalations/${raced}/resolve`, TOKENS.scoped, { outcome: 'resume' }),
+    ]);
+    const statuses = [a.status, b.status].sort();
+    t.same(statuses, [202, 409], 'exactly one resolution is accepted');
+    const [won, lost, winner] = a.status === 202 ? [a, b, 'rita'] : [b, a, 'ann'];
+    t.comment(`the loser was told: ${lost.body.error?.message}`);
+    // Lost at the publish (the stream's dedupe names the winner), or after the actor applied the winner's.
+    t.match(lost.body, {
+      error: {
+        code: 'ALREADY_RESOLVED',
+        message: new RegExp(`resolved by ${winner} \\(resume\\)|is already resolved$`),
+      },
+    });
+    t.equal(won.body.duplicate, false);
+    t.equal(await streamCount(admin, 'EVENTS'), events + 1, 'one resolution event in EVENTS');
+    const audit = await lastAudit('audit.operator.acme.fan-race');
+    t.match(audit, { action: 'escalation.resolve', by: winner }, 'only the winner is audited');
+  },
+);
+
 t.test('operator-roles - trigger takes rules-admin and is audited under its name', async (t) => {
   const body = { tenant: 'acme', conversation: 'fan-t', rule: 'echo' };
   for (const role of ['viewer', 'reviewer', 'operator'] as const) {
@@ -248,7 +274,7 @@ t.test('operator-roles - the CLI checks the same roles and records the operator'
   writeFileSync(
     file,
     JSON.stringify({
-      nats: { url: server.url, user: 'admin', pass: PASSWORDS.admin },
+      nats: { url: natsUrl, user: 'admin', pass: PASSWORDS.admin },
       partitions: PARTITIONS,
       ...settings,
       // The pushed rules send on webhook: a channel must serve them (nothing is sent in this test).
@@ -292,5 +318,13 @@ t.test('operator-roles - the CLI checks the same roles and records the operator'
   t.match(await parley(['escalations', 'list', '--tenant', 'globex'], TOKENS.scoped), {
     code: 1,
     out: { error: { code: 'TENANT_NOT_IN_SCOPE' } },
+  });
+  // The escalation the API race resumed: the CLI is refused the same way (exclusive everywhere), whether or
+  // not the actor has applied the resumption yet.
+  t.ok(raced, 'the race test ran first');
+  const again = await parley(['escalations', 'resolve', raced!, '--outcome', 'close'], TOKENS.reviewer);
+  t.match(again, {
+    code: 1,
+    out: { error: { code: 'ALREADY_RESOLVED', message: /already resolved|resolved by/ } },
   });
 });

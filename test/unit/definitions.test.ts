@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
+import { MAX_INBOX_IDLE_MINUTES } from '../../src/config/schema.js';
 import { ConfigError } from '../../src/errors/app-error.js';
 import { loadDefinitions } from '../../src/nats/definitions.js';
 
@@ -67,6 +68,7 @@ t.test('definitions - the shipped streams/ directory loads with the agreed setti
     'parley-control',
     'parley-deployment',
     'parley-executions',
+    'parley-inbox-sessions',
     'parley-leases',
     'parley-replay',
     'parley-rules',
@@ -79,6 +81,11 @@ t.test('definitions - the shipped streams/ directory loads with the agreed setti
   t.equal(buckets.get('parley-rules')?.history, 10);
   t.equal(buckets.get('parley-executions')?.max_age, 7 * DAY);
   t.equal(buckets.get('parley-replay')?.max_age, 10 * MINUTE, 'replay guard outlives the 5-minute tolerance');
+  t.equal(
+    buckets.get('parley-inbox-sessions')?.max_age,
+    MAX_INBOX_IDLE_MINUTES * MINUTE,
+    'an unused inbox session is kept as long as the longest idle time allowed',
+  );
   t.ok(
     defs.buckets.every((b) => b.replicas === 1),
     'CAS buckets stay at one replica (2.9.x)',

@@ -9,6 +9,12 @@ import t from 'tap';
 import type { EventEnvelope } from '../../src/contracts/envelope.js';
 import { compileAuth } from '../../src/http/auth.js';
 import { registerInboxRoutes, SESSION_COOKIE } from '../../src/http/inbox/routes.js';
+import {
+  MemorySessionBackend,
+  type SessionBackend,
+  SessionStore,
+  sessionKey,
+} from '../../src/http/inbox/sessions.js';
 import type { EscalationMessage, SafetyStore } from '../../src/ops/safety-ops.js';
 import {
   ACME_TOKEN,
@@ -50,6 +56,9 @@ class MemoryStore implements SafetyStore {
     this.events.set(e.id, this.published.length);
     return { seq: this.published.length, duplicate: false };
   }
+  async eventAt(seq: number) {
+    return this.published[seq - 1];
+  }
   async audit(_kind: string, _tenant: string, _conversation: string, record: Record<string, unknown>) {
     this.audits.push(record);
   }
@@ -74,14 +83,19 @@ class MemoryStore implements SafetyStore {
   }
 }
 
-function setup(t: { teardown(fn: () => unknown): void }, now?: () => number) {
-  const store = new MemoryStore();
-  const { app } = testApp(t, {
-    config: httpTestConfig({ operators: OPERATORS }),
+function setup(
+  t: { teardown(fn: () => unknown): void },
+  now?: () => number,
+  o: { sessions?: SessionBackend; operators?: typeof OPERATORS; store?: MemoryStore } = {},
+) {
+  const store = o.store ?? new MemoryStore();
+  const { app, conversations } = testApp(t, {
+    config: httpTestConfig({ operators: o.operators ?? OPERATORS }),
     safety: store,
     ...(now ? { now } : {}),
+    ...(o.sessions ? { inboxSessions: o.sessions } : {}),
   });
-  return { app, store };
+  return { app, store, conversations };
 }
 
 function cookieOf(setCookie: string | string[] | undefined, name: string): string | undefined {
@@ -208,6 +222,81 @@ t.test('inbox - sessions: API needs one, idle expiry, sign-out forgets it', asyn
   t.equal((await use()).statusCode, 401, 'at most 24 h after sign-in, however busy');
 });
 
+t.test(
+  'inbox - sessions live in shared storage: any process accepts them, sign-out anywhere ends them',
+  async (t) => {
+    const shared = new MemorySessionBackend();
+    const a = setup(t, undefined, { sessions: shared }).app;
+    const b = setup(t, undefined, { sessions: shared }).app;
+    const queue = (app: typeof a, cookie: string) =>
+      app.inject({ method: 'GET', url: '/inbox/api/queue', headers: { cookie } });
+    const rita = await signIn(a, TOKENS.rita);
+    t.equal((await queue(b, rita.session)).statusCode, 200, 'signed in on one process, accepted on another');
+    t.equal(shared.size, 1);
+    const id = rita.session.split('=')[1]!;
+    t.notOk(await shared.get(id), 'storage is not keyed by the cookie value');
+    t.ok(await shared.get(sessionKey(id)), 'but by its hash');
+    const out = await b.inject({
+      method: 'POST',
+      url: '/inbox/sign-out',
+      headers: { cookie: rita.session, 'content-type': 'application/x-www-form-urlencoded' },
+      payload: `csrf=${rita.csrf}`,
+    });
+    t.equal(out.statusCode, 303);
+    t.equal((await queue(a, rita.session)).statusCode, 401, 'signed out on the other: refused here too');
+
+    // A process whose configuration no longer has rita's token (removed or rotated) refuses her session.
+    const vera = await signIn(a, TOKENS.vera);
+    const rotated = setup(t, undefined, {
+      sessions: shared,
+      operators: OPERATORS.map((op) =>
+        op.name === 'vera' ? { ...op, token: 'inbox-vera-rotated-0123' } : op,
+      ),
+    }).app;
+    t.equal((await queue(rotated, vera.session)).statusCode, 401, 'a rotated token ends its sessions');
+    t.equal(
+      (await queue(a, vera.session)).statusCode,
+      200,
+      'not deleted: a process that still has the token (a rolling change) accepts it',
+    );
+  },
+);
+
+t.test('inbox - an idle extension never revives a session signed out meanwhile elsewhere', async (t) => {
+  let clock = Date.UTC(2026, 0, 5, 12);
+  const backend = new MemorySessionBackend();
+  const op = { name: 'rita', roles: ['reviewer'] as const };
+  const store = new SessionStore(backend, {
+    operatorOf: (d) => (d === 'a'.repeat(64) ? op : undefined),
+    now: () => clock,
+  });
+  const s = await store.create('a'.repeat(64));
+  clock += 5 * 60_000;
+  const get = backend.get.bind(backend);
+  let raced = false;
+  // Between this process's read and its write, another process signs the session out.
+  backend.get = async (key: string) => {
+    const found = await get(key);
+    if (!raced) {
+      raced = true;
+      await backend.delete(key);
+    }
+    return found;
+  };
+  t.equal(await store.get(s.id), undefined, 'the lost compare-and-set re-reads: signed out');
+  t.equal(backend.size, 0, 'nothing was written back');
+  backend.get = get;
+
+  const live = await store.create('a'.repeat(64));
+  clock += 30_000;
+  const before = (await backend.get(sessionKey(live.id)))!.revision;
+  t.ok(await store.get(live.id));
+  t.equal((await backend.get(sessionKey(live.id)))!.revision, before, 'used within a minute: no write');
+  clock += 60_000;
+  t.ok(await store.get(live.id));
+  t.not((await backend.get(sessionKey(live.id)))!.revision, before, 'a minute later: the expiry moves');
+});
+
 t.test('inbox - queue order and filters; roles and tenant scope; CSRF on resolve', async (t) => {
   const { app, store } = setup(t);
   const low = store.open('acme', 'c-low', 'normal', 'revenue-objection');
@@ -327,7 +416,7 @@ t.test('inbox - an open event stream gets ready, then ends when the server close
 });
 
 t.test('inbox - resolved by another operator between the check and the publish: 409, not 400', async (t) => {
-  const { app, store } = setup(t);
+  const { app, store, conversations } = setup(t);
   const id = store.open('acme', 'race');
   const get = store.control.get;
   let reads = 0;
@@ -344,6 +433,22 @@ t.test('inbox - resolved by another operator between the check and the publish: 
     payload: { outcome: 'resume' },
   });
   t.equal(res.statusCode, 409);
-  t.match(res.json(), { error: { code: 'ALREADY_RESOLVED', message: /another operator/ } });
+  t.match(res.json(), { error: { code: 'ALREADY_RESOLVED', message: /is already resolved$/ } });
   t.equal(store.published.length, 0);
+
+  // Once the conversation's state records the applied resolution, the 409 names who resolved it.
+  const named = store.open('acme', 'race-named');
+  conversations.states.set('acme.race-named', {
+    seq: 9,
+    state: { safety: { resolved: { id: named, outcome: 'close', by: 'ann', at: 0 } } },
+  });
+  store.kv.delete('escalation.acme.race-named');
+  const told = await app.inject({
+    method: 'POST',
+    url: `/inbox/api/escalations/${named}/resolve`,
+    headers: { cookie: session, 'x-csrf-token': csrf },
+    payload: { outcome: 'resume' },
+  });
+  t.equal(told.statusCode, 409);
+  t.match(told.json(), { error: { code: 'ALREADY_RESOLVED', message: /already resolved by ann \(close\)/ } });
 });

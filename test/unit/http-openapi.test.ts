@@ -46,6 +46,7 @@ const safety = {
   consent: {},
   escalations: unused,
   publishEvent: unused,
+  eventAt: unused,
   audit: unused,
   now: Date.now,
 };

@@ -73,6 +73,9 @@ class MemoryStore implements SafetyStore {
     this.events.push(e);
     return { seq: this.events.length, duplicate: false };
   }
+  async eventAt(seq: number) {
+    return this.events[seq - 1];
+  }
   async audit(_kind: string, tenant: string, _conversation: string, record: Record<string, unknown>) {
     this.audits.push({ tenant, record });
   }

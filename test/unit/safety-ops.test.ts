@@ -41,6 +41,9 @@ class MemoryStore implements SafetyStore {
     if (!dup) this.events.push(e);
     return { seq: this.events.findIndex((x) => x.id === e.id) + 1, duplicate: dup };
   }
+  async eventAt(seq: number) {
+    return this.events[seq - 1];
+  }
   async audit(kind: string, tenant: string, conversation: string, record: Record<string, unknown>) {
     this.audits.push({ kind, tenant, conversation, record });
   }
@@ -93,10 +96,33 @@ t.test(
       attributes: { escalationId: high, outcome: 'reply' },
     });
     t.equal(
-      (await resolveEscalation(s, high, { outcome: 'reply', reply: { text: 'here for you' } })).duplicate,
+      (await resolveEscalation(s, high, { outcome: 'reply', reply: { text: 'here for you' }, by: 'ops' }))
+        .duplicate,
       true,
-      'a retried request is deduplicated',
+      'the same request retried is deduplicated',
     );
+    t.equal(s.audits.length, 1, 'and not audited twice');
+    await t.rejects(
+      resolveEscalation(s, high, { outcome: 'close', by: 'ops' }),
+      {
+        name: 'EscalationResolvedError',
+        statusCode: 409,
+        message: /resolved by ops \(reply\) at the same moment/,
+      },
+      'another outcome for the same open escalation loses: one resolution per escalation',
+    );
+    await t.rejects(
+      resolveEscalation(s, high, { outcome: 'reply', reply: { text: 'here for you' }, by: 'other' }),
+      { name: 'EscalationResolvedError', statusCode: 409, resolvedBy: 'ops' },
+      'the same outcome from another operator loses too, naming the winner',
+    );
+    await t.rejects(
+      resolveEscalation(s, high, { outcome: 'reply', reply: { text: 'something else' }, by: 'ops' }),
+      { name: 'EscalationResolvedError', statusCode: 409 },
+      'the same operator with another reply is not a retry',
+    );
+    t.equal(s.events.length, 1, 'one resolution event');
+    t.equal(s.audits.length, 1, 'the losers are not audited');
     t.notOk(JSON.stringify(s.audits).includes('here for you'), 'the audit record has no message text');
     await t.rejects(
       resolveEscalation(s, high, { outcome: 'reply' }),
@@ -104,7 +130,10 @@ t.test(
       'reply needs text',
     );
     await t.rejects(resolveEscalation(s, high, { outcome: 'maybe' }), 'unknown outcome');
-    await t.rejects(resolveEscalation(s, 'acme.c3.12', { outcome: 'resume' }), /already resolved/);
+    await t.rejects(resolveEscalation(s, 'acme.c3.12', { outcome: 'resume' }), {
+      statusCode: 409,
+      message: /already resolved/,
+    });
     await t.rejects(resolveEscalation(s, 'nope', { outcome: 'resume' }), /invalid escalation id/);
   },
 );

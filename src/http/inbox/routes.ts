@@ -13,15 +13,14 @@
  * Every POST needs the session's CSRF token (header x-csrf-token, or form field `csrf`) besides the
  * SameSite=Strict cookie. Roles are the operators' (src/http/operators.ts): reads need viewer, resolve
  * reviewer, DND operator; a 403 names the role. Two operators resolving one escalation at once: the first
- * wins, the second gets 409 (safety-ops resolveEscalation, exclusive).
+ * wins, the second gets 409 naming the winner (safety-ops resolveEscalation, as on the API and the CLI).
  */
 import { randomBytes } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { AppError, ValidationError } from '../../errors/app-error.js';
+import { ValidationError } from '../../errors/app-error.js';
 import {
-  EscalationResolvedError,
   getConsent,
   listEscalations,
   resolveEscalation,
@@ -30,8 +29,8 @@ import {
   showEscalation,
 } from '../../ops/safety-ops.js';
 import type { Predicate } from '../../rules/filter.js';
-import { type CompiledAuth, resolveOperator } from '../auth.js';
-import { conversationView } from '../conversation-view.js';
+import { type CompiledAuth, operatorByDigest, resolveOperator, sha256 } from '../auth.js';
+import { conversationView, nameTheResolver } from '../conversation-view.js';
 import { ForbiddenError, NotFoundError, UnauthorizedError } from '../errors.js';
 import { zodToIssues } from '../ingest-body.js';
 import { inScope, type Operator, requireRole, visibleTenants } from '../operators.js';
@@ -39,18 +38,16 @@ import type { ConversationReader } from '../ports.js';
 import { readAsset } from './assets.js';
 import type { InboxChange, InboxFeed } from './feed.js';
 import { appPage, signInPage } from './page.js';
-import { type InboxSession, SessionStore, sameSecret } from './sessions.js';
+import {
+  type InboxSession,
+  MemorySessionBackend,
+  type SessionBackend,
+  SessionStore,
+  sameSecret,
+} from './sessions.js';
 
 export const SESSION_COOKIE = 'parley_inbox';
 const PRE_COOKIE = 'parley_inbox_pre';
-
-/** 409: another operator resolved the escalation first. */
-export class ConflictError extends AppError {
-  readonly statusCode = 409;
-  constructor(message: string) {
-    super(message, { code: 'ALREADY_RESOLVED' });
-  }
-}
 
 export interface InboxOptions {
   auth: CompiledAuth;
@@ -62,11 +59,14 @@ export interface InboxOptions {
   /** The listener serves HTTPS: the cookie gets Secure. */
   secure: boolean;
   trailLimit: number;
-  /** Show the message's full text instead of the classifier's snippet; default false. */
+  /** Show the full text of the message an escalation was raised on, besides the snippet; default false. */
   fullText?: boolean;
   /** Segment definitions of the current rules, to show which a fan is in. */
   segments?: () => ReadonlyMap<string, Predicate>;
-  sessions?: SessionStore;
+  /** Shared session storage (the parley-inbox-sessions bucket); default this process's memory. */
+  sessions?: SessionBackend;
+  sessionIdleMs?: number;
+  sessionAbsoluteMs?: number;
   now?: () => number;
 }
 
@@ -123,15 +123,36 @@ const ResolveSchema = z
 
 const IdSchema = z.object({ id: z.string().min(1).max(300) }).strict();
 
-/** The conversation as the page shows it: no full message text unless configured. */
-function evidenceOf(evidence: Record<string, unknown>, fullText: boolean): Record<string, unknown> {
-  if (fullText) return evidence;
+/**
+ * The evidence the page shows: the classifier's snippet and labels; with `fullText`, also the whole text of
+ * the message the escalation was raised on, read from EVENTS by the sequence the evidence records (and only
+ * if the message there is that event). Never for the queue, only for one opened escalation.
+ */
+async function evidenceOf(
+  store: SafetyStore,
+  evidence: Record<string, unknown>,
+  fullText: boolean,
+): Promise<Record<string, unknown>> {
+  const { text: _text, ...rest } = evidence;
+  const ref = evidence.event as { id?: unknown; seq?: unknown } | undefined;
+  if (!fullText || typeof ref?.seq !== 'number' || ref.seq < 1) return rest;
+  const event = await store.eventAt(ref.seq).catch(() => undefined);
+  const text = event?.id === ref.id ? event?.attributes.text : undefined;
+  return typeof text === 'string' ? { ...rest, text } : { ...rest, textUnavailable: true };
+}
+
+function withoutText(evidence: Record<string, unknown>): Record<string, unknown> {
   const { text: _text, ...rest } = evidence;
   return rest;
 }
 
 export function registerInboxRoutes(app: FastifyInstance, o: InboxOptions): void {
-  const sessions = o.sessions ?? new SessionStore(o.now ? { now: o.now } : {});
+  const sessions = new SessionStore(o.sessions ?? new MemorySessionBackend(), {
+    operatorOf: (digest) => operatorByDigest(o.auth, digest),
+    ...(o.sessionIdleMs ? { idleMs: o.sessionIdleMs } : {}),
+    ...(o.sessionAbsoluteMs ? { absoluteMs: o.sessionAbsoluteMs } : {}),
+    ...(o.now ? { now: o.now } : {}),
+  });
   const maxAgeS = Math.floor(sessions.idleMs / 1000);
   const fullText = o.fullText ?? false;
 
@@ -144,7 +165,7 @@ export function registerInboxRoutes(app: FastifyInstance, o: InboxOptions): void
     );
     scope.decorateRequest('inboxSession', undefined);
     scope.addHook('onRequest', async (req, reply) => {
-      req.inboxSession = sessions.get(cookies(req).get(SESSION_COOKIE));
+      req.inboxSession = await sessions.get(cookies(req).get(SESSION_COOKIE));
       reply.header('Cache-Control', 'no-store');
       reply.header('X-Content-Type-Options', 'nosniff');
       reply.header('X-Frame-Options', 'DENY');
@@ -201,7 +222,7 @@ export function registerInboxRoutes(app: FastifyInstance, o: InboxOptions): void
         return reply
           .code(401)
           .send(signInPage({ pre, error: 'Unknown operator token (a tenant token does not sign in here).' }));
-      const s = sessions.create(operator);
+      const s = await sessions.create(sha256(token).toString('hex'));
       req.log.info({ operator: operator.name }, 'inbox sign-in');
       reply.header('Set-Cookie', [
         cookie(SESSION_COOKIE, s.id, { secure: o.secure, maxAgeS }),
@@ -214,7 +235,7 @@ export function registerInboxRoutes(app: FastifyInstance, o: InboxOptions): void
       const s = req.inboxSession;
       if (s) {
         checkCsrf(req, s);
-        sessions.delete(s.id);
+        await sessions.delete(s.id);
       }
       reply.header('Set-Cookie', cookie(SESSION_COOKIE, '', { secure: o.secure, maxAgeS: 0 }));
       return reply.code(303).header('Location', '/inbox').send('');
@@ -238,7 +259,7 @@ export function registerInboxRoutes(app: FastifyInstance, o: InboxOptions): void
       });
       const escalations = all
         .filter((e) => inScope(op, e.tenant) && (!q.reason || e.reason === q.reason))
-        .map((e) => ({ ...e, evidence: evidenceOf(e.evidence, fullText) }));
+        .map((e) => ({ ...e, evidence: withoutText(e.evidence) }));
       return { escalations, reasons: [...new Set(all.map((e) => e.reason))].sort() };
     });
 
@@ -248,9 +269,10 @@ export function registerInboxRoutes(app: FastifyInstance, o: InboxOptions): void
       const esc = await showEscalation(o.store, id);
       if (!esc) throw new NotFoundError(`no escalation ${id}`);
       canSee(op, esc.tenant);
-      const [conversation, consent] = await Promise.all([
+      const [conversation, consent, evidence] = await Promise.all([
         conversationView(o.conversations, esc.tenant, esc.conversation, o.trailLimit),
         getConsent(o.store, esc.tenant, esc.conversation),
+        evidenceOf(o.store, esc.evidence, fullText),
       ]);
       const state = (conversation?.state ?? {}) as {
         profile?: Record<string, unknown>;
@@ -269,7 +291,7 @@ export function registerInboxRoutes(app: FastifyInstance, o: InboxOptions): void
         }
       }
       return {
-        escalation: { ...esc, evidence: evidenceOf(esc.evidence, fullText) },
+        escalation: { ...esc, evidence },
         conversation: {
           tenant: esc.tenant,
           conversation: esc.conversation,
@@ -301,26 +323,13 @@ export function registerInboxRoutes(app: FastifyInstance, o: InboxOptions): void
       const op = requireRole(s.operator, 'reviewer', esc.tenant);
       if (body.outcome === 'reply' && !body.reply)
         throw new ValidationError('a reply needs its text', [{ path: 'reply.text', message: 'required' }]);
-      if (esc.status === 'resolved')
-        throw new ConflictError(`escalation ${id} was already resolved by another operator`);
-      const result = await resolveEscalation(
-        o.store,
-        id,
-        {
-          outcome: body.outcome,
-          by: op.name,
-          note: body.note ?? 'via inbox',
-          ...(body.reply ? { reply: { text: body.reply.text } } : {}),
-        },
-        { exclusive: true },
-      ).catch((err: unknown) => {
-        // Resolved (and applied) between the check above and this one: the other operator won.
-        if (err instanceof EscalationResolvedError)
-          throw new ConflictError(`escalation ${id} was already resolved by another operator`);
-        throw err;
-      });
-      if (result.duplicate)
-        throw new ConflictError(`escalation ${id} was resolved by another operator at the same moment`);
+      // Exclusive (safety-ops): resolved before, or by another operator at the same moment, is a 409 naming who.
+      const result = await resolveEscalation(o.store, id, {
+        outcome: body.outcome,
+        by: op.name,
+        note: body.note ?? 'via inbox',
+        ...(body.reply ? { reply: { text: body.reply.text } } : {}),
+      }).catch((err: unknown) => nameTheResolver(err, o.conversations, esc));
       req.log.info({ operator: op.name, escalationId: id, outcome: body.outcome }, 'inbox resolve');
       return reply.code(202).send({ ...result, by: op.name });
     });
@@ -352,7 +361,7 @@ export function registerInboxRoutes(app: FastifyInstance, o: InboxOptions): void
       streams.add(reply.raw);
       reply.raw.on('close', () => streams.delete(reply.raw));
       // A signed-out or expired session's stream ends at the next keep-alive.
-      await serveEvents(req, reply, op, o.feed, () => sessions.get(s.id) !== undefined);
+      await serveEvents(req, reply, op, o.feed, async () => (await sessions.get(s.id)) !== undefined);
     });
   });
 }
@@ -376,7 +385,7 @@ async function serveEvents(
   reply: FastifyReply,
   op: Operator,
   feed: InboxFeed | undefined,
-  alive: () => boolean,
+  alive: () => Promise<boolean>,
 ): Promise<void> {
   reply.hijack();
   const res = reply.raw;
@@ -391,7 +400,14 @@ async function serveEvents(
     res.write(`event: change\ndata: ${JSON.stringify(c)}\n\n`);
   };
   const unsubscribe = feed?.subscribe(send);
-  const keepAlive = setInterval(() => (alive() ? res.write(': keep-alive\n\n') : res.end()), 15_000);
+  const keepAlive = setInterval(
+    () =>
+      void alive().then(
+        (ok) => (ok ? res.write(': keep-alive\n\n') : res.end()),
+        () => res.write(': keep-alive\n\n'), // storage unreachable for a moment: keep the page, check again
+      ),
+    15_000,
+  );
   keepAlive.unref();
   const close = () => {
     clearInterval(keepAlive);

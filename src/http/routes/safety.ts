@@ -6,6 +6,8 @@
  * the CLI; this module maps HTTP to it and declares the schemas (validated, and in /openapi.json).
  *   GET  /v1/escalations?tenant=&status=&limit=     GET /v1/escalations/:id
  *   POST /v1/escalations/:id/resolve { outcome: resume|close|reply, reply?: { text, channel? }, by?, note? }
+ *        exclusive: one resolution per escalation; resolved already, or by another operator at the same
+ *        moment, is a 409 ALREADY_RESOLVED naming who (the same request retried is a 202 `duplicate`)
  *   GET  /v1/consent/:tenant/:conversation           PUT /v1/consent/:tenant/:conversation { dnd, channel? }
  *   POST /v1/pause { scope, mode?: pause|kill, reason? }   POST /v1/resume { scope }   GET /v1/switches
  */
@@ -42,16 +44,20 @@ import {
   SwitchListSchema,
   SwitchSchema,
 } from '../admin-schemas.js';
+import { nameTheResolver } from '../conversation-view.js';
 import { NotFoundError } from '../errors.js';
 import { zodToIssues } from '../ingest-body.js';
 import { errorResponses, jsonResponse } from '../openapi.js';
 import { inScope } from '../operators.js';
+import type { ConversationReader } from '../ports.js';
 import { operatorOf } from '../request-auth.js';
 
 export interface SafetyRoutesOptions {
   store: SafetyStore;
   /** The configured tenants: a pause or resume scope naming another is refused (400). */
   tenants?: readonly string[];
+  /** Conversation state, to name who resolved an escalation in the 409 a later resolution gets. */
+  conversations?: ConversationReader;
 }
 
 /** The tenant a switch scope is limited to, or null for one that spans tenants (global, rule:<r>, …). */
@@ -131,8 +137,11 @@ export function registerSafetyRoutes(app: FastifyInstance, o: SafetyRoutesOption
         params: EscalationParamsSchema,
         body: ResolveBodySchema,
         response: {
-          202: jsonResponse('The resolution event was published', ResolveResponseSchema),
-          ...errorResponses(400, 401, 403, 404, 503),
+          202: jsonResponse(
+            'The resolution event was published (duplicate: this same request was already accepted)',
+            ResolveResponseSchema,
+          ),
+          ...errorResponses(400, 401, 403, 404, 409, 503),
         },
       },
     },
@@ -142,6 +151,8 @@ export function registerSafetyRoutes(app: FastifyInstance, o: SafetyRoutesOption
       const op = operatorOf(req, 'reviewer', view.tenant);
       const result = await validated(() =>
         resolveEscalation(store, req.params.id, audited(req.body, op.name)),
+      ).catch((err: unknown) =>
+        o.conversations ? nameTheResolver(err, o.conversations, view) : Promise.reject(err),
       );
       reply.code(202);
       return result;

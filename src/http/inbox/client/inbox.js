@@ -266,7 +266,17 @@ function renderDetail(d) {
       evidence.snippet
         ? el('blockquote', { class: 'snippet', text: evidence.snippet })
         : el('p', { class: 'empty', text: 'No snippet.' }),
-      evidence.text ? el('blockquote', { class: 'full', text: evidence.text }) : null,
+      evidence.text
+        ? el(
+            'figure',
+            { class: 'full' },
+            el('figcaption', { text: 'Full message' }),
+            el('blockquote', { class: 'full', text: evidence.text }),
+          )
+        : null,
+      evidence.textUnavailable
+        ? el('p', { class: 'empty', text: 'The full message is no longer stored.' })
+        : null,
       Array.isArray(evidence.labels) && evidence.labels.length
         ? el(
             'ul',
@@ -280,7 +290,7 @@ function renderDetail(d) {
         : null,
       definitionList(
         Object.entries(evidence)
-          .filter(([k]) => !['snippet', 'text', 'labels'].includes(k))
+          .filter(([k]) => !['snippet', 'text', 'textUnavailable', 'labels'].includes(k))
           .map(([k, v]) => (k === 'event' && v ? [k, `${v.type} ${v.id} (#${v.seq})`] : [k, v])),
       ),
     ),
