@@ -202,7 +202,8 @@ export async function resolveEscalation(
   };
   const published = await store.publishEvent(event);
   if (published.duplicate) {
-    const won = await store.eventAt(published.seq);
+    // Unreadable (gone, or not an event): the refusal names no one rather than failing.
+    const won = await store.eventAt(published.seq).catch(() => undefined);
     if (won?.id === event.id && sameResolution(won.attributes, res))
       return { escalationId: id, outcome: res.outcome, ...published };
     const by = typeof won?.attributes.by === 'string' ? won.attributes.by : undefined;
