@@ -9,6 +9,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
 import type { ParleyConfig } from './config/schema.js';
 import { DeadLetters } from './connectors/dead-letters.js';
+import { createDedupeKey } from './envelope/dedupe-key.js';
 import { type AppTls, buildApp } from './http/build-app.js';
 import type { RuleRoutesOptions } from './http/routes/rules.js';
 import type { NatsHandles } from './nats/connection.js';
@@ -84,10 +85,14 @@ export async function startIngest(o: StartIngestOptions): Promise<IngestServer> 
       actors: o.actors,
     }),
     tls: readTls(config.http.tls),
-    safety: await NatsSafetyStore.open(handles),
+    safety: await NatsSafetyStore.open(handles, { dedupeSecret }),
     inboxFeed: new NatsInboxFeed(handles, o.log),
     inboxSessions: new KvSessionBackend(await handles.kvm.open(SESSIONS_BUCKET)),
-    deadLetters: new DeadLetters(new NatsDeadLetterStore(handles), new JetStreamPublisher(handles.js)),
+    // A redriven event goes back into EVENTS under a keyed Nats-Msg-Id (src/nats/js-publisher.ts).
+    deadLetters: new DeadLetters(
+      new NatsDeadLetterStore(handles),
+      new JetStreamPublisher(handles.js, undefined, { eventKey: createDedupeKey(dedupeSecret) }),
+    ),
     ...(dedupeSecret ? { dedupeSecret } : {}),
     ...(o.rules ? { rules: o.rules } : {}),
   });

@@ -27,7 +27,7 @@ import { JetStreamPublisher } from './nats/js-publisher.js';
 import { KvVersionedStore } from './nats/kv-versioned-store.js';
 import { dlqDepthByChannel, partitionLag } from './nats/ops-gauges.js';
 import { NatsPartitionSource } from './nats/partition-source.js';
-import { applyDefinitions } from './nats/provision.js';
+import { applyDefinitions, deploymentDedupeKey } from './nats/provision.js';
 import { natsReadiness } from './nats/readiness.js';
 import { KvRuleRepository, RULES_BUCKET } from './nats/rules-bucket.js';
 import { checkServerVersion } from './nats/server-version.js';
@@ -179,6 +179,9 @@ export async function start(config: ParleyConfig, options: StartOptions = {}): P
     const safety = await startSafety(config, handles, log, registry);
     cleanups.push(async () => safety.stop());
 
+    // Nats-Msg-Ids of what Parley itself publishes into EVENTS, keyed so no direct producer can pre-empt them.
+    const eventKey = await deploymentDedupeKey(handles, config.runtime.dedupe.secret);
+
     // Hot-reloaded: pushed versions (parley rules push) replace the directory's without a restart.
     let ruleStore: RuleStore | undefined;
     if (roles.has('actors') || roles.has('ingest') || roles.has('scheduler')) {
@@ -211,7 +214,7 @@ export async function start(config: ParleyConfig, options: StartOptions = {}): P
         owner,
         tokenStore: new KvVersionedStore<BucketState>(await handles.kvm.open(TOKENS_BUCKET)),
         executionStore: new KvVersionedStore<ExecutionRecord>(await handles.kvm.open(EXECUTIONS_BUCKET)),
-        publisher: new JetStreamPublisher(handles.js),
+        publisher: new JetStreamPublisher(handles.js, undefined, { eventKey }),
         gate: options.preSendGate ?? safety.preSendGate,
         registry,
         log,
@@ -257,7 +260,7 @@ export async function start(config: ParleyConfig, options: StartOptions = {}): P
       const rules = ruleStore;
       const timers = new TimerWheel({
         index: await KvTimerIndex.open(handles),
-        publisher: new JetStreamPublisher(handles.js),
+        publisher: new JetStreamPublisher(handles.js, undefined, { eventKey }),
         clock: systemClock,
         log,
       });
@@ -289,7 +292,7 @@ export async function start(config: ParleyConfig, options: StartOptions = {}): P
         }),
         store: new KvVersionedStore<StoredState<ConversationState>>(await handles.kvm.open(STATE_BUCKET)),
         leases: new KvVersionedStore<LeaseRecord>(leasesKv),
-        publisher: new JetStreamPublisher(handles.js),
+        publisher: new JetStreamPublisher(handles.js, undefined, { eventKey }),
         metrics: createRuntimeMetrics(registry),
         log,
         clock: systemClock,
@@ -328,6 +331,7 @@ export async function start(config: ParleyConfig, options: StartOptions = {}): P
         tenants: Object.fromEntries(Object.entries(config.tenants).map(([id, t]) => [id, t.timeZone])),
         log,
         metrics: createSchedulerMetrics(registry),
+        msgId: eventKey,
       });
       cleanups.push(() => scheduler.stop());
     }
@@ -375,6 +379,7 @@ export async function start(config: ParleyConfig, options: StartOptions = {}): P
           stateBucket: STATE_BUCKET,
           gate: safety.gate,
           tenants: Object.keys(config.tenants),
+          msgId: eventKey,
         }),
       });
       ingest = api;

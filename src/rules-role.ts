@@ -7,6 +7,7 @@ import type { KV } from '@nats-io/kv';
 import type { SafetyGate } from '../actors/conversation/gate.js';
 import type { ConversationState } from '../actors/conversation/state.js';
 import { decodeMsgpack, encode } from './envelope/codec.js';
+import type { DedupeKey } from './envelope/dedupe-key.js';
 import type { EventEnvelope } from './envelope/envelope.js';
 import { encodeEvent, eventHeaders, ingestSubject } from './envelope/event-message.js';
 import type { RuleRoutesOptions } from './http/routes/rules.js';
@@ -29,8 +30,9 @@ async function loadState(
   return (decodeMsgpack(entry.value) as StoredState<ConversationState>).state;
 }
 
-function eventPublisher(handles: NatsHandles) {
-  const publisher = new JetStreamPublisher(handles.js);
+/** Publishes an event Parley chose the id of, its Nats-Msg-Id keyed with the deployment's dedupe secret. */
+function eventPublisher(handles: NatsHandles, msgId: DedupeKey) {
+  const publisher = new JetStreamPublisher(handles.js, undefined, { eventKey: msgId });
   return (event: EventEnvelope) =>
     publisher.publish({
       subject: ingestSubject(event),
@@ -46,9 +48,10 @@ export async function ruleRoutes(o: {
   stateBucket: string;
   gate: SafetyGate;
   tenants: readonly string[];
+  msgId: DedupeKey;
 }): Promise<RuleRoutesOptions> {
   const kv = await o.handles.kvm.open(o.stateBucket);
-  const publishEvent = eventPublisher(o.handles);
+  const publishEvent = eventPublisher(o.handles, o.msgId);
   const publisher = new JetStreamPublisher(o.handles.js);
   return {
     tenants: o.tenants,
@@ -90,10 +93,11 @@ export async function startScheduler(o: {
   everyMs?: number;
   /** Runs and published events (parley_scheduler_*). */
   metrics?: SchedulerMetrics;
+  msgId: DedupeKey;
 }): Promise<RunningScheduler> {
   const state = await o.handles.kvm.open(o.stateBucket);
   const runs = await o.handles.kvm.open(DEPLOYMENT_BUCKET);
-  const publish = eventPublisher(o.handles);
+  const publish = eventPublisher(o.handles, o.msgId);
   let stopped = false;
   let wake: (() => void) | undefined;
   const sleep = (ms: number) =>

@@ -9,8 +9,11 @@
  * (`runtime.dedupe.secret`, the same on every process) of the tenant and the id: readable in
  * `nats stream view`, deterministic across retries and processes, and impossible to forge without the secret.
  *
- * Without a secret the key is `<tenant>:<id>` (readable, tenant-scoped, but forgeable by a direct producer);
- * deployments with NATS producers of more than one tenant should set one. The actor-level record of applied
+ * The secret is the configured one, else the deployment's own (parley-deployment, created by provisioning;
+ * src/nats/provision.ts deploymentDedupeKey). Every message Parley publishes into EVENTS is keyed: HTTP and
+ * outbox events, and its own predictable ids (outcomes, wakes, emitted events, operator resolutions and
+ * consent changes, triggers, scheduled events: src/nats/js-publisher.ts, src/nats/safety-store.ts).
+ * Without any secret the key is `<tenant>:<id>` (readable, tenant-scoped, but forgeable by a direct producer). The actor-level record of applied
  * ids (actors/recent-ids.ts) does not depend on any of this: it dedupes on the body's id per conversation.
  */
 import { createHmac } from 'node:crypto';

@@ -44,7 +44,8 @@ export interface AppTls {
 }
 
 export interface AppDeps {
-  config: Pick<ParleyConfig, 'http' | 'tenants' | 'admin'> & Partial<Pick<ParleyConfig, 'operators'>>;
+  config: Pick<ParleyConfig, 'http' | 'tenants' | 'admin'> &
+    Partial<Pick<ParleyConfig, 'operators' | 'safety'>>;
   log: Logger;
   /** Where the metrics go, and what /metrics serves. */
   registry: Registry;
@@ -315,6 +316,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
         ...(deps.inboxFeed ? { feed: deps.inboxFeed } : {}),
         ...(deps.inboxSessions ? { sessions: deps.inboxSessions } : {}),
         fullText: http.inbox.fullText,
+        ...(deps.config.safety ? { textFields: deps.config.safety.textFields } : {}),
         sessionIdleMs: http.inbox.sessionIdleMinutes * 60_000,
         sessionAbsoluteMs: http.inbox.sessionMaxHours * 3_600_000,
         ...(deps.rules ? { segments: () => deps.rules!.evaluate().rules.segments } : {}),

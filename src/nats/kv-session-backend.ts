@@ -47,6 +47,8 @@ export class KvSessionBackend implements SessionBackend {
 
   async create(key: string, record: SessionRecord): Promise<void> {
     await this.#kv.create(key, JSON.stringify(record)).catch((err: unknown) => {
+      // 256 random bits never collide; if they did, this session must not take over the other.
+      if (isWrongLastSequence(err)) throw new Error(`inbox session ${key} exists`);
       throw unavailable(err);
     });
   }

@@ -158,8 +158,9 @@ export const ROLE_PERMISSIONS: Record<NatsRole, Permissions> = {
       `${JS}.DIRECT.GET.AUDIT`,
       `${JS}.STREAM.MSG.GET.AUDIT`,
       `${JS}.CONSUMER.LIST.EVENTS`, // readiness: are the partition consumers bound
-      // One EVENTS message by sequence: the resolution that won when two operators resolve at once (who won),
-      // and the message an escalation was raised on when the inbox shows full text (inbox.fullText).
+      // EVENTS messages by sequence: the resolution that won when two operators resolve at once (who won),
+      // and the message an escalation was raised on when the inbox shows full text (http.inbox.fullText).
+      // The grant cannot be narrowed to those: it reads any EVENTS message (every tenant's), one at a time.
       `${JS}.STREAM.MSG.GET.EVENTS`,
       // Operator safety routes (src/http/routes/safety.ts): escalations, switches, operator audit records.
       ...consume('ESCALATIONS'),
@@ -227,7 +228,8 @@ export function producerPermissions(tenant: string): Permissions {
 const ROLE_PURPOSE: Record<NatsRole, string> = {
   ingest:
     'HTTP API: publishes tenant and operator events (never action./detector./timer.), reads conversation ' +
-    'state and audit, replay-guard bucket, operator switches (global, tenant.*, rule.*, channel.*; not holds)',
+    'state and audit, EVENTS messages by sequence (no consumers), replay-guard and inbox-sessions buckets, ' +
+    'operator switches (global, tenant.*, rule.*, channel.*; not holds)',
   actors:
     "conversation actors and their partitions' connector stage: EVENTS and ACTIONS partition consumers, " +
     'state/leases/consent, token buckets, execution records, publishes effects and outcomes',

@@ -13,6 +13,7 @@
 import { randomBytes } from 'node:crypto';
 import type { StreamConfig, StreamInfo } from '@nats-io/jetstream';
 import { BUCKETS } from '../contracts/names.js';
+import { createDedupeKey, type DedupeKey } from '../envelope/dedupe-key.js';
 import { ConfigError, type Issue } from '../errors/app-error.js';
 import type { NatsHandles } from './connection.js';
 import {
@@ -395,6 +396,19 @@ async function ensureDedupeSecret(handles: NatsHandles): Promise<void> {
     // Another process created it first: that one stands.
     if ((await kv.get(DEDUPE_SECRET_KEY))?.operation !== 'PUT') throw err;
   });
+}
+
+/**
+ * The Nats-Msg-Id of every event Parley itself publishes into EVENTS (operator resolutions and consent
+ * changes, triggers, scheduled events, HTTP events): keyed with the configured dedupe secret, else the
+ * deployment's own, so a direct NATS producer cannot pre-empt one by publishing its predictable id first
+ * (src/envelope/dedupe-key.ts).
+ */
+export async function deploymentDedupeKey(
+  handles: NatsHandles,
+  configured: string | undefined,
+): Promise<DedupeKey> {
+  return createDedupeKey(configured ?? (await readDedupeSecret(handles)));
 }
 
 /** The dedupe secret provisioning created, if any (read with any Parley role's permissions). */

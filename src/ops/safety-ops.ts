@@ -66,7 +66,14 @@ export interface SafetyStore {
   publishEvent(event: EventEnvelope): Promise<{ seq: number; duplicate: boolean }>;
   /** The EVENTS message at a sequence (the resolution that won), or undefined when it is gone. */
   eventAt(seq: number): Promise<EventEnvelope | undefined>;
-  audit(kind: string, tenant: string, conversation: string, record: Record<string, unknown>): Promise<void>;
+  /** An operator record in AUDIT; with `id`, written once whatever the retries (its Nats-Msg-Id). */
+  audit(
+    kind: string,
+    tenant: string,
+    conversation: string,
+    record: Record<string, unknown>,
+    id?: string,
+  ): Promise<void>;
   now(): number;
 }
 
@@ -190,6 +197,9 @@ export async function resolveEscalation(
   const view = await showEscalation(store, id);
   if (!view) throw new EscalationNotFoundError(`no escalation ${id}`, [{ path: 'id', message: 'not found' }]);
   if (view.status === 'resolved') throw new EscalationResolvedError(`escalation ${id} is already resolved`);
+  // Closing it again would publish a resolution the actor ignores, yet one that blocks reopening it.
+  if (view.status === 'closed' && res.outcome === 'close')
+    throw new EscalationResolvedError(`escalation ${id} is already closed; resume or reply to reopen it`);
   const now = store.now();
   const event: EventEnvelope = {
     schema: SCHEMA_VERSION,
@@ -201,11 +211,31 @@ export async function resolveEscalation(
     attributes: res as unknown as Record<string, unknown>,
   };
   const published = await store.publishEvent(event);
+  // Keyed by the resolution event: a retry whose first attempt was stored but not audited is audited now,
+  // and never twice.
+  const audit = () =>
+    store.audit(
+      'operator',
+      tenant,
+      conversation,
+      {
+        action: 'escalation.resolve',
+        escalationId: id,
+        outcome: res.outcome,
+        ...(res.by ? { by: res.by } : {}),
+        ...(res.note ? { note: res.note } : {}),
+        ...(res.reply ? { replyChannel: res.reply.channel ?? 'default' } : {}),
+        eventSeq: published.seq,
+      },
+      `operator.resolve.${id}.${published.seq}`,
+    );
   if (published.duplicate) {
     // Unreadable (gone, or not an event): the refusal names no one rather than failing.
     const won = await store.eventAt(published.seq).catch(() => undefined);
-    if (won?.id === event.id && sameResolution(won.attributes, res))
+    if (won?.id === event.id && sameResolution(won.attributes, res)) {
+      await audit();
       return { escalationId: id, outcome: res.outcome, ...published };
+    }
     const by = typeof won?.attributes.by === 'string' ? won.attributes.by : undefined;
     const outcome = typeof won?.attributes.outcome === 'string' ? ` (${won.attributes.outcome})` : '';
     throw new EscalationResolvedError(
@@ -213,15 +243,7 @@ export async function resolveEscalation(
       by,
     );
   }
-  await store.audit('operator', tenant, conversation, {
-    action: 'escalation.resolve',
-    escalationId: id,
-    outcome: res.outcome,
-    ...(res.by ? { by: res.by } : {}),
-    ...(res.note ? { note: res.note } : {}),
-    ...(res.reply ? { replyChannel: res.reply.channel ?? 'default' } : {}),
-    eventSeq: published.seq,
-  });
+  await audit();
   return { escalationId: id, outcome: res.outcome, ...published };
 }
 

@@ -9,6 +9,7 @@
 
 import t from 'tap';
 import { type Parley, start } from '../../src/main.js';
+import { KvSessionBackend } from '../../src/nats/kv-session-backend.js';
 import type { NATS_ROLES } from '../../src/nats/permissions.js';
 import { createLogger } from '../../src/obs/logger.js';
 import { ACME_TOKEN, httpTestConfig } from '../helpers/http-fakes.js';
@@ -93,7 +94,7 @@ async function post(base: string, s: Session, path: string, body: unknown) {
   return { status: res.status, body: (await res.json()) as Json };
 }
 
-async function crisis(conversation: string, text: string): Promise<string> {
+async function crisis(conversation: string, text: string, field = 'text'): Promise<string> {
   const sent = await fetch(`${A}/v1/events`, {
     method: 'POST',
     headers: { authorization: `Bearer ${ACME_TOKEN}`, 'content-type': 'application/json' },
@@ -102,7 +103,7 @@ async function crisis(conversation: string, text: string): Promise<string> {
       type: 'message.received',
       conversation,
       occurredAt: new Date().toISOString(),
-      attributes: { text },
+      attributes: { [field]: text },
     }),
   });
   if (sent.status !== 202) throw new Error(`ingest answered ${sent.status}`);
@@ -152,7 +153,42 @@ t.test('inbox-shared-sessions - the full text only where configured, read from E
   t.equal(full.body.escalation.evidence.text, text, 'fullText on: the whole message');
   const queue = await get(B, rita, '/inbox/api/queue?tenant=acme');
   t.notOk(JSON.stringify(queue.body).includes('my mother'), 'never in the queue');
+
+  // A message kept under another of safety.textFields (body) is shown the same way.
+  const inBody = 'there is no point anymore, i am going to end my life this weekend, my sister will find me';
+  const bodyId = await crisis('fan-body', inBody, 'body');
+  t.equal((await get(B, rita, `/inbox/api/escalations/${bodyId}`)).body.escalation.evidence.text, inBody);
 });
+
+t.test(
+  'inbox-shared-sessions - on the real bucket, an idle extension loses to a sign-out elsewhere',
+  async (t) => {
+    const backend = new KvSessionBackend(await admin.kvm.open('parley-inbox-sessions'));
+    const record = { token: 'f'.repeat(64), csrf: 'c', createdAt: 1, expiresAt: 2 };
+    await backend.create('cas-session', record);
+    const read = await backend.get('cas-session');
+    t.ok(read);
+    t.equal(
+      await backend.update('cas-session', { ...record, expiresAt: 3 }, read!.revision),
+      true,
+      'extended',
+    );
+    t.equal(
+      await backend.update('cas-session', { ...record, expiresAt: 4 }, read!.revision),
+      false,
+      'a stale revision loses',
+    );
+    const fresh = await backend.get('cas-session');
+    await backend.delete('cas-session');
+    t.equal(await backend.get('cas-session'), undefined, 'signed out');
+    t.equal(
+      await backend.update('cas-session', { ...record, expiresAt: 5 }, fresh!.revision),
+      false,
+      'an extension after the sign-out does not bring it back',
+    );
+    t.equal(await backend.get('cas-session'), undefined);
+  },
+);
 
 t.test(
   'inbox-shared-sessions - two operators on two processes resolve at once: one wins, the other is told who',
@@ -160,7 +196,6 @@ t.test(
     const id = await crisis('fan-race-2', 'i have the pills ready and i am going to take them all');
     const rita = await signIn(A, TOKENS.rita);
     const ann = await signIn(B, TOKENS.ann);
-    const events = await streamCount(admin, 'EVENTS');
     const [r, a] = await Promise.all([
       post(A, rita, `/inbox/api/escalations/${id}/resolve`, { outcome: 'resume' }),
       post(B, ann, `/inbox/api/escalations/${id}/resolve`, { outcome: 'close' }),
@@ -177,6 +212,16 @@ t.test(
       new RegExp(`resolved by ${winner} \\((resume|close)\\)|is already resolved$`),
       'the loser is told',
     );
-    t.equal(await streamCount(admin, 'EVENTS'), events + 1, 'one resolution event');
+    // Only this conversation's resolutions: a resumed held action's outcome lands in EVENTS as well.
+    t.equal(
+      await streamCount(admin, 'EVENTS', 'evt.*.acme.fan-race-2.admin.escalation.resolved'),
+      1,
+      'one resolution event',
+    );
+    t.equal(
+      await streamCount(admin, 'AUDIT', 'audit.operator.acme.fan-race-2'),
+      1,
+      'only the winner audited',
+    );
   },
 );

@@ -20,7 +20,7 @@ import { startNatsServer } from '../../src/nats/embedded-server.js';
 import { NATS_ROLES, ROLE_PASSWORD_ENV } from '../../src/nats/permissions.js';
 import { applyDefinitions } from '../../src/nats/provision.js';
 import { partitionFor } from '../../src/nats/server-config.js';
-import { ACME_TOKEN, httpTestConfig } from '../helpers/http-fakes.js';
+import { ACME_TOKEN, ADMIN_TOKEN, httpTestConfig } from '../helpers/http-fakes.js';
 import { captureLogger, ROOT, readState, tempDir, testConfig, waitFor } from '../helpers/parley.js';
 
 const PARTITIONS = 8;
@@ -413,6 +413,49 @@ t.test(
       async () => ((await readState(adminHandles, 'acme', 'c-direct'))?.state.events ?? 0) >= 1,
     );
     t.pass('a direct JSON publish is processed');
+
+    // A producer cannot pre-empt what Parley publishes into EVENTS by its predictable id: it knows the
+    // sequence of its own crisis message, hence the escalation id and the resolution's event id, and
+    // publishes that id first, plain and tenant-scoped. Parley's Nats-Msg-Id is keyed: the resolution stands.
+    const crisisHeaders = headers();
+    crisisHeaders.set('Content-Type', 'application/json');
+    const crisisAck = await producer.js.publish(
+      ingestSubject('acme', 'c-preempt'),
+      JSON.stringify({
+        id: 'direct-crisis',
+        occurredAt: new Date().toISOString(),
+        attributes: { text: 'i want to kill myself tonight' },
+      }),
+      { headers: crisisHeaders, msgID: 'acme:direct-crisis' },
+    );
+    const escalationId = `acme.c-preempt.${crisisAck.seq}`;
+    for (const forged of [`resolve.${escalationId}.open`, `acme:resolve.${escalationId}.open`])
+      t.equal(
+        (await producer.js.publish(ingestSubject('acme', 'c-preempt'), '{}', { msgID: forged })).duplicate,
+        false,
+        `the producer stored ${forged} first`,
+      );
+    const api = (path: string, init: RequestInit = {}) =>
+      fetch(`${ingest.ingest!.url}${path}`, {
+        ...init,
+        headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
+      });
+    await waitFor(
+      'the escalation',
+      async () => (await api(`/v1/escalations/${escalationId}`)).status === 200,
+    );
+    const resolved = await api(`/v1/escalations/${escalationId}/resolve`, {
+      method: 'POST',
+      body: JSON.stringify({ outcome: 'close' }),
+    });
+    t.equal(resolved.status, 202, 'the operator resolution is accepted');
+    t.match(await resolved.json(), { duplicate: false }, 'and stored, not dropped as a duplicate');
+    await waitFor(
+      'closed',
+      async () =>
+        ((await (await api(`/v1/escalations/${escalationId}`)).json()) as { status?: string }).status ===
+        'closed',
+    );
     const dlqBefore = (await adminJsm.streams.info('DLQ', { subjects_filter: 'dlq.events.acme' })).state
       .messages;
     const bad = headers();

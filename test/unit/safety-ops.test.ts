@@ -44,7 +44,17 @@ class MemoryStore implements SafetyStore {
   async eventAt(seq: number) {
     return this.events[seq - 1];
   }
-  async audit(kind: string, tenant: string, conversation: string, record: Record<string, unknown>) {
+  readonly auditIds = new Set<string>();
+  async audit(
+    kind: string,
+    tenant: string,
+    conversation: string,
+    record: Record<string, unknown>,
+    id?: string,
+  ) {
+    // As AUDIT's dedupe window does: a record with an id is kept once.
+    if (id && this.auditIds.has(id)) return;
+    if (id) this.auditIds.add(id);
     this.audits.push({ kind, tenant, conversation, record });
   }
   now() {
@@ -123,6 +133,36 @@ t.test(
     );
     t.equal(s.events.length, 1, 'one resolution event');
     t.equal(s.audits.length, 1, 'the losers are not audited');
+
+    // Stored, then the audit failed: the client's retry is answered duplicate and audited then, once.
+    const mid = s.open('c4', 13, 'high', 'abuse');
+    const audit = s.audit.bind(s);
+    s.audit = async () => {
+      throw new Error('AUDIT unavailable');
+    };
+    await t.rejects(resolveEscalation(s, mid, { outcome: 'resume', by: 'ops' }), /AUDIT unavailable/);
+    s.audit = audit;
+    const retried = await resolveEscalation(s, mid, { outcome: 'resume', by: 'ops' });
+    t.equal(retried.duplicate, true);
+    await resolveEscalation(s, mid, { outcome: 'resume', by: 'ops' });
+    t.equal(
+      s.audits.filter((a) => a.record.escalationId === mid).length,
+      1,
+      'the retry audited what the first attempt could not, and a second retry nothing more',
+    );
+
+    // A closed escalation is reopened by resume or reply; closing it again is refused, publishing nothing.
+    const closed = s.open('c5', 14, 'high', 'abuse');
+    s.kv.set('escalation.acme.c5', { escalationId: closed, status: 'closed', since: '' });
+    const before = s.events.length;
+    await t.rejects(resolveEscalation(s, closed, { outcome: 'close', by: 'ops' }), {
+      name: 'EscalationResolvedError',
+      statusCode: 409,
+      message: /already closed; resume or reply to reopen it/,
+    });
+    t.equal(s.events.length, before, 'nothing published');
+    t.match(await resolveEscalation(s, closed, { outcome: 'resume', by: 'ops' }), { duplicate: false });
+    t.match(s.events.at(-1), { id: `resolve.${closed}.closed` }, 'reopened under its own id');
     t.notOk(JSON.stringify(s.audits).includes('here for you'), 'the audit record has no message text');
     await t.rejects(
       resolveEscalation(s, high, { outcome: 'reply' }),

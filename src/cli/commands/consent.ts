@@ -31,7 +31,11 @@ export const registerConsent: RegisterCommand = (program: Command) => {
       const { config } = loadFromFlags(flags);
       operatorFromFlags(config, flags, 'viewer', tenant);
       const view = await withNatsSession(config, async (h) =>
-        getConsent(await NatsSafetyStore.open(h), tenant, conversation),
+        getConsent(
+          await NatsSafetyStore.open(h, { dedupeSecret: config.runtime.dedupe.secret }),
+          tenant,
+          conversation,
+        ),
       );
       print(flags, view, () => {
         const ch = Object.entries(view.channels).map(([c, d]) => `${c}=${d ? 'dnd' : 'allowed'}`);
@@ -64,12 +68,17 @@ export const registerConsent: RegisterCommand = (program: Command) => {
         const { config } = loadFromFlags(flags);
         const op = operatorFromFlags(config, flags, 'operator', tenant);
         const result = await withNatsSession(config, async (h) =>
-          setConsent(await NatsSafetyStore.open(h), tenant, conversation, {
-            dnd: flags.dnd === 'on',
-            by: op.name,
-            ...(flags.channel ? { channel: flags.channel } : {}),
-            ...(flags.reason ? { reason: flags.reason } : {}),
-          }),
+          setConsent(
+            await NatsSafetyStore.open(h, { dedupeSecret: config.runtime.dedupe.secret }),
+            tenant,
+            conversation,
+            {
+              dnd: flags.dnd === 'on',
+              by: op.name,
+              ...(flags.channel ? { channel: flags.channel } : {}),
+              ...(flags.reason ? { reason: flags.reason } : {}),
+            },
+          ),
         );
         print(
           flags,

@@ -11,6 +11,7 @@ import { AppError, ValidationError } from '../../errors/app-error.js';
 import { inScope } from '../../http/operators.js';
 import { NatsDeadLetterStore } from '../../nats/dlq-store.js';
 import { JetStreamPublisher } from '../../nats/js-publisher.js';
+import { deploymentDedupeKey } from '../../nats/provision.js';
 import {
   type CommonFlags,
   loadFromFlags,
@@ -31,9 +32,13 @@ interface ListFlags extends CommonFlags, OperatorFlags {
 
 /** nats.url; else the embedded server of a running `parley start`; else one started for now. */
 function withDeadLetters<T>(config: ParleyConfig, fn: (dl: DeadLetters) => Promise<T>): Promise<T> {
-  return withNatsSession(config, (h) =>
-    fn(new DeadLetters(new NatsDeadLetterStore(h), new JetStreamPublisher(h.js))),
-  );
+  return withNatsSession(config, async (h) => {
+    // A redriven event goes back into EVENTS under a keyed Nats-Msg-Id, as every process publishes it.
+    const eventKey = await deploymentDedupeKey(h, config.runtime.dedupe.secret);
+    return fn(
+      new DeadLetters(new NatsDeadLetterStore(h), new JetStreamPublisher(h.js, undefined, { eventKey })),
+    );
+  });
 }
 
 function seqs(values: string[]): number[] {

@@ -69,7 +69,7 @@ export const registerEscalations: RegisterCommand = (program: Command) => {
         const { config } = loadFromFlags(flags);
         const op = operatorFromFlags(config, flags, 'viewer', flags.tenant);
         const all = await withNatsSession(config, async (h) =>
-          listEscalations(await NatsSafetyStore.open(h), {
+          listEscalations(await NatsSafetyStore.open(h, { dedupeSecret: config.runtime.dedupe.secret }), {
             tenant: flags.tenant,
             status: flags.status,
             limit: flags.limit,
@@ -88,7 +88,7 @@ export const registerEscalations: RegisterCommand = (program: Command) => {
       const { config } = loadFromFlags(flags);
       operatorFromFlags(config, flags, 'viewer');
       const view = await withNatsSession(config, async (h) =>
-        showEscalation(await NatsSafetyStore.open(h), id),
+        showEscalation(await NatsSafetyStore.open(h, { dedupeSecret: config.runtime.dedupe.secret }), id),
       );
       if (view) operatorFromFlags(config, flags, 'viewer', view.tenant);
       if (!view)
@@ -140,7 +140,11 @@ export const registerEscalations: RegisterCommand = (program: Command) => {
             : {}),
         };
         const result = await withNatsSession(config, async (h) =>
-          resolveEscalation(await NatsSafetyStore.open(h), id, body),
+          resolveEscalation(
+            await NatsSafetyStore.open(h, { dedupeSecret: config.runtime.dedupe.secret }),
+            id,
+            body,
+          ),
         );
         print(flags, result, () => `${id}: ${result.outcome} requested (event seq ${result.seq})`);
       },

@@ -43,7 +43,7 @@ export const registerPause: RegisterCommand = (program: Command) => {
         const op = operatorFromFlags(config, flags, 'operator', scopeTenant(scope));
         checkScopeTenant(scope, Object.keys(config.tenants));
         const result = await withNatsSession(config, async (h) =>
-          pause(await NatsSafetyStore.open(h), {
+          pause(await NatsSafetyStore.open(h, { dedupeSecret: config.runtime.dedupe.secret }), {
             scope,
             mode: flags.kill ? 'kill' : 'pause',
             by: op.name,
@@ -67,7 +67,10 @@ export const registerPause: RegisterCommand = (program: Command) => {
       const op = operatorFromFlags(config, flags, 'operator', scopeTenant(scope));
       checkScopeTenant(scope, Object.keys(config.tenants));
       const result = await withNatsSession(config, async (h) =>
-        resume(await NatsSafetyStore.open(h), { scope, by: op.name }),
+        resume(await NatsSafetyStore.open(h, { dedupeSecret: config.runtime.dedupe.secret }), {
+          scope,
+          by: op.name,
+        }),
       );
       print(flags, result, () => `resumed ${result.scope}${result.was ? '' : ' (it was not paused)'}`);
     });
@@ -78,7 +81,9 @@ export const registerPause: RegisterCommand = (program: Command) => {
     .action(async (flags: CommonFlags & OperatorFlags) => {
       const { config } = loadFromFlags(flags);
       const op = operatorFromFlags(config, flags, 'viewer');
-      const all = await withNatsSession(config, async (h) => listSwitches(await NatsSafetyStore.open(h)));
+      const all = await withNatsSession(config, async (h) =>
+        listSwitches(await NatsSafetyStore.open(h, { dedupeSecret: config.runtime.dedupe.secret })),
+      );
       const rows = all.filter((r) => inScope(op, scopeTenant(r.scope) ?? undefined));
       print(flags, rows, () =>
         rows.length === 0

@@ -29,6 +29,7 @@ import {
   showEscalation,
 } from '../../ops/safety-ops.js';
 import type { Predicate } from '../../rules/filter.js';
+import { messageText } from '../../safety/message-text.js';
 import { type CompiledAuth, operatorByDigest, resolveOperator, sha256 } from '../auth.js';
 import { conversationView, nameTheResolver } from '../conversation-view.js';
 import { ForbiddenError, NotFoundError, UnauthorizedError } from '../errors.js';
@@ -61,6 +62,8 @@ export interface InboxOptions {
   trailLimit: number;
   /** Show the full text of the message an escalation was raised on, besides the snippet; default false. */
   fullText?: boolean;
+  /** Where an event keeps its message text (safety.textFields); default ['text']. */
+  textFields?: readonly string[];
   /** Segment definitions of the current rules, to show which a fan is in. */
   segments?: () => ReadonlyMap<string, Predicate>;
   /** Shared session storage (the parley-inbox-sessions bucket); default this process's memory. */
@@ -131,14 +134,19 @@ const IdSchema = z.object({ id: z.string().min(1).max(300) }).strict();
 async function evidenceOf(
   store: SafetyStore,
   evidence: Record<string, unknown>,
-  fullText: boolean,
+  o: { fullText: boolean; textFields: readonly string[] },
 ): Promise<Record<string, unknown>> {
   const { text: _text, ...rest } = evidence;
   const ref = evidence.event as { id?: unknown; seq?: unknown } | undefined;
-  if (!fullText || typeof ref?.seq !== 'number' || ref.seq < 1) return rest;
-  const event = await store.eventAt(ref.seq).catch(() => undefined);
-  const text = event?.id === ref.id ? event?.attributes.text : undefined;
-  return typeof text === 'string' ? { ...rest, text } : { ...rest, textUnavailable: true };
+  if (!o.fullText || typeof ref?.seq !== 'number' || ref.seq < 1) return rest;
+  let event: Awaited<ReturnType<SafetyStore['eventAt']>>;
+  try {
+    event = await store.eventAt(ref.seq);
+  } catch {
+    return { ...rest, textUnavailable: 'unreadable' }; // NATS slow or refusing: the rest of the view stands
+  }
+  const text = event?.id === ref.id && event ? messageText(event, o.textFields) : undefined;
+  return text ? { ...rest, text } : { ...rest, textUnavailable: 'gone' };
 }
 
 function withoutText(evidence: Record<string, unknown>): Record<string, unknown> {
@@ -155,6 +163,7 @@ export function registerInboxRoutes(app: FastifyInstance, o: InboxOptions): void
   });
   const maxAgeS = Math.floor(sessions.idleMs / 1000);
   const fullText = o.fullText ?? false;
+  const textFields = o.textFields ?? ['text'];
 
   void app.register(async (scope) => {
     // The sign-in and sign-out forms post urlencoded bodies (small); everything else is JSON.
@@ -272,7 +281,7 @@ export function registerInboxRoutes(app: FastifyInstance, o: InboxOptions): void
       const [conversation, consent, evidence] = await Promise.all([
         conversationView(o.conversations, esc.tenant, esc.conversation, o.trailLimit),
         getConsent(o.store, esc.tenant, esc.conversation),
-        evidenceOf(o.store, esc.evidence, fullText),
+        evidenceOf(o.store, esc.evidence, { fullText, textFields }),
       ]);
       const state = (conversation?.state ?? {}) as {
         profile?: Record<string, unknown>;

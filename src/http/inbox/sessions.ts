@@ -6,8 +6,10 @@
  * must echo, and an idle expiry (each use extends it, up to an absolute limit from sign-in).
  *
  * What must stay true:
- *   - The cookie carries nothing but the id; storage is keyed by the id's SHA-256, so whoever reads the
- *     bucket cannot replay a key as a cookie.
+ *   - The cookie carries nothing but the id; storage is keyed by the id's SHA-256, so whoever can only read
+ *     the bucket cannot replay a key as a cookie. Whoever can write it (the ingest and admin NATS users)
+ *     can mint a session for a token digest it knows, so the bucket is exactly as sensitive as those
+ *     credentials, which already publish operator events.
  *   - An unknown, expired or signed-out id resolves to nothing, and so does one whose token is not configured
  *     on this process (removing or rotating an operator's token ends their sessions at once).
  *   - An idle extension never revives a session signed out meanwhile on another process: it is a

@@ -275,7 +275,13 @@ function renderDetail(d) {
           )
         : null,
       evidence.textUnavailable
-        ? el('p', { class: 'empty', text: 'The full message is no longer stored.' })
+        ? el('p', {
+            class: 'empty',
+            text:
+              evidence.textUnavailable === 'gone'
+                ? 'The full message is no longer stored.'
+                : 'The full message could not be read just now; reopen the conversation to try again.',
+          })
         : null,
       Array.isArray(evidence.labels) && evidence.labels.length
         ? el(
