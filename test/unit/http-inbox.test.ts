@@ -293,6 +293,9 @@ t.test('inbox - an idle extension never revives a session signed out meanwhile e
   t.ok(await store.get(live.id));
   t.equal((await backend.get(sessionKey(live.id)))!.revision, before, 'used within a minute: no write');
   clock += 60_000;
+  const checked = await store.get(live.id, { extend: false });
+  t.ok(checked, 'a check that is not use (an open event stream)');
+  t.equal((await backend.get(sessionKey(live.id)))!.revision, before, 'does not extend it');
   t.ok(await store.get(live.id));
   t.not((await backend.get(sessionKey(live.id)))!.revision, before, 'a minute later: the expiry moves');
 });

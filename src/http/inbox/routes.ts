@@ -369,8 +369,15 @@ export function registerInboxRoutes(app: FastifyInstance, o: InboxOptions): void
       const op = requireRole(s.operator, 'viewer');
       streams.add(reply.raw);
       reply.raw.on('close', () => streams.delete(reply.raw));
-      // A signed-out or expired session's stream ends at the next keep-alive.
-      await serveEvents(req, reply, op, o.feed, async () => (await sessions.get(s.id)) !== undefined);
+      // A signed-out or expired session's stream ends at the next keep-alive (which is not use: an open but
+      // idle tab expires like any other).
+      await serveEvents(
+        req,
+        reply,
+        op,
+        o.feed,
+        async () => (await sessions.get(s.id, { extend: false })) !== undefined,
+      );
     });
   });
 }

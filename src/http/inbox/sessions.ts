@@ -119,8 +119,11 @@ export class SessionStore {
     return { id, operator, csrf: record.csrf, createdAt: now, expiresAt: record.expiresAt };
   }
 
-  /** The live session of a cookie value (its idle expiry extended), or undefined. */
-  async get(id: string | undefined): Promise<InboxSession | undefined> {
+  /**
+   * The live session of a cookie value, or undefined. Its idle expiry is extended unless `extend` is false
+   * (a page's open event stream checks without counting as use, so an idle tab still expires).
+   */
+  async get(id: string | undefined, o: { extend?: boolean } = {}): Promise<InboxSession | undefined> {
     if (id?.length !== 43) return undefined;
     const key = sessionKey(id);
     const found = await this.#backend.get(key);
@@ -134,7 +137,7 @@ export class SessionStore {
     const session = this.#live(id, found.record);
     if (!session) return undefined;
     const extended = Math.min(this.#now() + this.#idleMs, session.createdAt + this.#absoluteMs);
-    if (extended - session.expiresAt < EXTEND_EVERY_MS) return session;
+    if (o.extend === false || extended - session.expiresAt < EXTEND_EVERY_MS) return session;
     if (await this.#backend.update(key, { ...found.record, expiresAt: extended }, found.revision))
       return { ...session, expiresAt: extended };
     // Signed out, or extended, on another process since the read: the session as it now stands decides.
