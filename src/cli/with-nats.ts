@@ -8,6 +8,7 @@ import type { ParleyConfig } from '../config/schema.js';
 import { AppError, errorMessage } from '../errors/app-error.js';
 import { connectNats, connectOptionsFrom, type NatsHandles } from '../nats/connection.js';
 import { embeddedServerOptions, startNatsServer } from '../nats/embedded-server.js';
+import { NatsSafetyStore } from '../nats/safety-store.js';
 import { checkServerVersion } from '../nats/server-version.js';
 
 /** The address a running embedded default listens on (what `parley start` without nats.url serves). */
@@ -60,4 +61,14 @@ export async function withNatsSession<T>(
     await handles?.nc.close();
     await server?.stop();
   }
+}
+
+/** A session's safety store (escalations, consent, switches), its operator events keyed as the servers key them. */
+export function withSafetyStore<T>(
+  config: ParleyConfig,
+  fn: (store: NatsSafetyStore) => Promise<T>,
+): Promise<T> {
+  return withNatsSession(config, async (h) =>
+    fn(await NatsSafetyStore.open(h, { dedupeSecret: config.runtime.dedupe.secret })),
+  );
 }

@@ -119,7 +119,11 @@ export function compileAuth(settings: AuthSettings): CompiledAuth {
 
 /** The principal of a bearer token, or undefined. Constant time in the token and over all entries. */
 export function verifyBearer(auth: CompiledAuth, token: string): Principal | undefined {
-  const digest = sha256(token);
+  return principalByDigest(auth, sha256(token));
+}
+
+/** The principal whose token has this SHA-256 digest. Compares against every entry, so constant time. */
+function principalByDigest(auth: CompiledAuth, digest: Buffer): Principal | undefined {
   let found: Principal | undefined;
   for (const entry of auth.tokens) {
     if (timingSafeEqual(entry.digest, digest) && !found) found = entry.principal;
@@ -133,11 +137,7 @@ export function verifyBearer(auth: CompiledAuth, token: string): Principal | und
  */
 export function operatorByDigest(auth: CompiledAuth, digestHex: string): Operator | undefined {
   if (!/^[0-9a-f]{64}$/.test(digestHex)) return undefined;
-  const digest = Buffer.from(digestHex, 'hex');
-  let found: Principal | undefined;
-  for (const entry of auth.tokens) {
-    if (timingSafeEqual(entry.digest, digest) && !found) found = entry.principal;
-  }
+  const found = principalByDigest(auth, Buffer.from(digestHex, 'hex'));
   return found?.kind === 'operator' ? found.operator : undefined;
 }
 

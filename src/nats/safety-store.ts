@@ -19,13 +19,13 @@ import {
 } from '../contracts/headers.js';
 import { STREAMS } from '../contracts/names.js';
 import { decodeBody, encode } from '../envelope/codec.js';
-import type { DedupeKey } from '../envelope/dedupe-key.js';
 import { eventHeaders, ingestSubject, parseEventMessage } from '../envelope/event-message.js';
 import type { EscalationMessage, SafetyStore } from '../ops/safety-ops.js';
 import { CONSENT_BUCKET } from '../safety/consent.js';
 import { CONTROL_BUCKET } from '../safety/control.js';
 import type { NatsHandles } from './connection.js';
 import { isStreamNotFound } from './errors.js';
+import { JetStreamPublisher } from './js-publisher.js';
 import { deploymentDedupeKey } from './provision.js';
 
 export const ESCALATIONS_STREAM = STREAMS.escalations;
@@ -46,32 +46,38 @@ export class NatsSafetyStore implements SafetyStore {
   readonly #control: KV;
   readonly #consent: KV;
   readonly #timeoutMs: number;
-  readonly #msgId: DedupeKey;
+  readonly #h: NatsHandles;
+  readonly #dedupeSecret: string | undefined;
+  #events: Promise<JetStreamPublisher> | undefined;
 
-  private constructor(h: NatsHandles, control: KV, consent: KV, timeoutMs: number, msgId: DedupeKey) {
+  private constructor(
+    h: NatsHandles,
+    control: KV,
+    consent: KV,
+    timeoutMs: number,
+    dedupeSecret: string | undefined,
+  ) {
     this.#js = h.js;
     this.#jsm = h.jsm;
     this.#control = control;
     this.#consent = consent;
     this.#timeoutMs = timeoutMs;
-    this.#msgId = msgId;
+    this.#h = h;
+    this.#dedupeSecret = dedupeSecret;
   }
 
   /**
-   * `dedupeSecret`: the configured runtime.dedupe.secret; without it, the deployment's own. Operator events'
-   * ids are predictable (`resolve.<escalation>.open`), so their Nats-Msg-Id is keyed with it: a direct NATS
-   * producer cannot pre-empt a resolution or a consent change by publishing that id first.
+   * `dedupeSecret`: the configured runtime.dedupe.secret; without it, the deployment's own (read on the first
+   * publish only). Operator events' ids are predictable (`resolve.<escalation>.open`), so they are published
+   * under the keyed form (src/nats/js-publisher.ts): a direct NATS producer cannot pre-empt a resolution or a
+   * consent change by publishing that id first.
    */
   static async open(
     h: NatsHandles,
     options: { timeoutMs?: number; dedupeSecret?: string | undefined } = {},
   ): Promise<NatsSafetyStore> {
-    const [control, consent, msgId] = await Promise.all([
-      h.kvm.open(CONTROL_BUCKET),
-      h.kvm.open(CONSENT_BUCKET),
-      deploymentDedupeKey(h, options.dedupeSecret),
-    ]);
-    return new NatsSafetyStore(h, control, consent, options.timeoutMs ?? 5000, msgId);
+    const [control, consent] = await Promise.all([h.kvm.open(CONTROL_BUCKET), h.kvm.open(CONSENT_BUCKET)]);
+    return new NatsSafetyStore(h, control, consent, options.timeoutMs ?? 5000, options.dedupeSecret);
   }
 
   now(): number {
@@ -145,12 +151,15 @@ export class NatsSafetyStore implements SafetyStore {
   readonly consent = { get: (key: string) => jsonEntry(this.#consent, key) };
 
   async publishEvent(event: Parameters<SafetyStore['publishEvent']>[0]) {
-    const msgId = this.#msgId(event.tenant, event.id);
-    const h = headers();
-    for (const [k, v] of Object.entries(eventHeaders(event))) h.set(k, v);
-    h.set(HDR_MSG_ID, msgId);
-    const ack = await this.#js.publish(ingestSubject(event), encode(event), { msgID: msgId, headers: h });
-    return { seq: ack.seq, duplicate: ack.duplicate };
+    this.#events ??= deploymentDedupeKey(this.#h, this.#dedupeSecret).then(
+      (eventKey) => new JetStreamPublisher(this.#js, undefined, { eventKey }),
+    );
+    return (await this.#events).publish({
+      subject: ingestSubject(event),
+      data: encode(event),
+      msgId: event.id,
+      headers: eventHeaders(event),
+    });
   }
 
   async eventAt(seq: number) {

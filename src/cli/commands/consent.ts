@@ -5,7 +5,6 @@
  */
 import { type Command, Option } from 'commander';
 import { ValidationError } from '../../errors/app-error.js';
-import { NatsSafetyStore } from '../../nats/safety-store.js';
 import { getConsent, setConsent } from '../../ops/safety-ops.js';
 import {
   type CommonFlags,
@@ -16,7 +15,7 @@ import {
   withCommonFlags,
   withOperatorFlags,
 } from '../options.js';
-import { withNatsSession } from '../with-nats.js';
+import { withSafetyStore } from '../with-nats.js';
 import type { RegisterCommand } from './index.js';
 
 export const registerConsent: RegisterCommand = (program: Command) => {
@@ -30,13 +29,7 @@ export const registerConsent: RegisterCommand = (program: Command) => {
     .action(async (tenant: string, conversation: string, flags: CommonFlags & OperatorFlags) => {
       const { config } = loadFromFlags(flags);
       operatorFromFlags(config, flags, 'viewer', tenant);
-      const view = await withNatsSession(config, async (h) =>
-        getConsent(
-          await NatsSafetyStore.open(h, { dedupeSecret: config.runtime.dedupe.secret }),
-          tenant,
-          conversation,
-        ),
-      );
+      const view = await withSafetyStore(config, async (store) => getConsent(store, tenant, conversation));
       print(flags, view, () => {
         const ch = Object.entries(view.channels).map(([c, d]) => `${c}=${d ? 'dnd' : 'allowed'}`);
         return `${tenant}/${conversation}: ${view.dnd ? 'DND' : 'allowed'}${ch.length ? ` (${ch.join(', ')})` : ''} source ${view.source}${view.updatedAt ? ` at ${view.updatedAt}` : ''}`;
@@ -67,18 +60,13 @@ export const registerConsent: RegisterCommand = (program: Command) => {
           throw new ValidationError('invalid --dnd', [{ path: '--dnd', message: 'use on or off' }]);
         const { config } = loadFromFlags(flags);
         const op = operatorFromFlags(config, flags, 'operator', tenant);
-        const result = await withNatsSession(config, async (h) =>
-          setConsent(
-            await NatsSafetyStore.open(h, { dedupeSecret: config.runtime.dedupe.secret }),
-            tenant,
-            conversation,
-            {
-              dnd: flags.dnd === 'on',
-              by: op.name,
-              ...(flags.channel ? { channel: flags.channel } : {}),
-              ...(flags.reason ? { reason: flags.reason } : {}),
-            },
-          ),
+        const result = await withSafetyStore(config, async (store) =>
+          setConsent(store, tenant, conversation, {
+            dnd: flags.dnd === 'on',
+            by: op.name,
+            ...(flags.channel ? { channel: flags.channel } : {}),
+            ...(flags.reason ? { reason: flags.reason } : {}),
+          }),
         );
         print(
           flags,

@@ -6,7 +6,6 @@
 import { type Command, Option } from 'commander';
 import { AppError } from '../../errors/app-error.js';
 import { inScope } from '../../http/operators.js';
-import { NatsSafetyStore } from '../../nats/safety-store.js';
 import {
   type EscalationView,
   listEscalations,
@@ -22,7 +21,7 @@ import {
   withCommonFlags,
   withOperatorFlags,
 } from '../options.js';
-import { withNatsSession } from '../with-nats.js';
+import { withSafetyStore } from '../with-nats.js';
 import type { RegisterCommand } from './index.js';
 
 function table(rows: EscalationView[]): string {
@@ -68,8 +67,8 @@ export const registerEscalations: RegisterCommand = (program: Command) => {
       async (flags: CommonFlags & OperatorFlags & { tenant?: string; status: string; limit: string }) => {
         const { config } = loadFromFlags(flags);
         const op = operatorFromFlags(config, flags, 'viewer', flags.tenant);
-        const all = await withNatsSession(config, async (h) =>
-          listEscalations(await NatsSafetyStore.open(h, { dedupeSecret: config.runtime.dedupe.secret }), {
+        const all = await withSafetyStore(config, async (store) =>
+          listEscalations(store, {
             tenant: flags.tenant,
             status: flags.status,
             limit: flags.limit,
@@ -87,9 +86,7 @@ export const registerEscalations: RegisterCommand = (program: Command) => {
     .action(async (id: string, flags: CommonFlags & OperatorFlags) => {
       const { config } = loadFromFlags(flags);
       operatorFromFlags(config, flags, 'viewer');
-      const view = await withNatsSession(config, async (h) =>
-        showEscalation(await NatsSafetyStore.open(h, { dedupeSecret: config.runtime.dedupe.secret }), id),
-      );
+      const view = await withSafetyStore(config, async (store) => showEscalation(store, id));
       if (view) operatorFromFlags(config, flags, 'viewer', view.tenant);
       if (!view)
         throw new AppError(`no escalation ${id} (\`parley escalations list --status all\` lists them)`, {
@@ -139,13 +136,7 @@ export const registerEscalations: RegisterCommand = (program: Command) => {
               }
             : {}),
         };
-        const result = await withNatsSession(config, async (h) =>
-          resolveEscalation(
-            await NatsSafetyStore.open(h, { dedupeSecret: config.runtime.dedupe.secret }),
-            id,
-            body,
-          ),
-        );
+        const result = await withSafetyStore(config, async (store) => resolveEscalation(store, id, body));
         print(flags, result, () => `${id}: ${result.outcome} requested (event seq ${result.seq})`);
       },
     );

@@ -5,7 +5,6 @@
  */
 import type { Command } from 'commander';
 import { inScope } from '../../http/operators.js';
-import { NatsSafetyStore } from '../../nats/safety-store.js';
 import { checkScopeTenant, listSwitches, pause, resume } from '../../ops/safety-ops.js';
 import { parseScope } from '../../safety/control.js';
 import {
@@ -17,7 +16,7 @@ import {
   withCommonFlags,
   withOperatorFlags,
 } from '../options.js';
-import { withNatsSession } from '../with-nats.js';
+import { withSafetyStore } from '../with-nats.js';
 import type { RegisterCommand } from './index.js';
 
 /** The tenant a scope is limited to; null for one spanning tenants (only unscoped operators set those). */
@@ -42,8 +41,8 @@ export const registerPause: RegisterCommand = (program: Command) => {
         const { config } = loadFromFlags(flags);
         const op = operatorFromFlags(config, flags, 'operator', scopeTenant(scope));
         checkScopeTenant(scope, Object.keys(config.tenants));
-        const result = await withNatsSession(config, async (h) =>
-          pause(await NatsSafetyStore.open(h, { dedupeSecret: config.runtime.dedupe.secret }), {
+        const result = await withSafetyStore(config, async (store) =>
+          pause(store, {
             scope,
             mode: flags.kill ? 'kill' : 'pause',
             by: op.name,
@@ -66,8 +65,8 @@ export const registerPause: RegisterCommand = (program: Command) => {
       const { config } = loadFromFlags(flags);
       const op = operatorFromFlags(config, flags, 'operator', scopeTenant(scope));
       checkScopeTenant(scope, Object.keys(config.tenants));
-      const result = await withNatsSession(config, async (h) =>
-        resume(await NatsSafetyStore.open(h, { dedupeSecret: config.runtime.dedupe.secret }), {
+      const result = await withSafetyStore(config, async (store) =>
+        resume(store, {
           scope,
           by: op.name,
         }),
@@ -81,9 +80,7 @@ export const registerPause: RegisterCommand = (program: Command) => {
     .action(async (flags: CommonFlags & OperatorFlags) => {
       const { config } = loadFromFlags(flags);
       const op = operatorFromFlags(config, flags, 'viewer');
-      const all = await withNatsSession(config, async (h) =>
-        listSwitches(await NatsSafetyStore.open(h, { dedupeSecret: config.runtime.dedupe.secret })),
-      );
+      const all = await withSafetyStore(config, async (store) => listSwitches(store));
       const rows = all.filter((r) => inScope(op, scopeTenant(r.scope) ?? undefined));
       print(flags, rows, () =>
         rows.length === 0

@@ -136,7 +136,7 @@ async function evidenceOf(
   evidence: Record<string, unknown>,
   o: { fullText: boolean; textFields: readonly string[] },
 ): Promise<Record<string, unknown>> {
-  const { text: _text, ...rest } = evidence;
+  const rest = withoutText(evidence);
   const ref = evidence.event as { id?: unknown; seq?: unknown } | undefined;
   if (!o.fullText || typeof ref?.seq !== 'number' || ref.seq < 1) return rest;
   let event: Awaited<ReturnType<SafetyStore['eventAt']>>;
