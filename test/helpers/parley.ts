@@ -3,7 +3,7 @@
  * a child process (for kill -9 and SIGTERM tests), event publishing and state reads through the real client.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Writable } from 'node:stream';
@@ -161,6 +161,26 @@ export async function waitFor<T>(
       );
     await new Promise((r) => setTimeout(r, everyMs));
   }
+}
+
+/**
+ * SIGSTOP a process and wait until it has stopped. The signal is asynchronous: a multithreaded process
+ * (nats-server, Go) keeps running on its other CPUs for a moment after kill() returns, long enough to
+ * acknowledge a publish, so a test that needs it stopped waits until every thread is in state T.
+ */
+export async function suspendProcess(pid: number): Promise<void> {
+  process.kill(pid, 'SIGSTOP');
+  const threadStates = () =>
+    readdirSync(`/proc/${pid}/task`).map((tid) => {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    });
+  await waitFor(
+    `process ${pid} stopped`,
+    async () => threadStates().every((s) => s === 'T' || s === 't'),
+    5000,
+    1,
+  );
 }
 
 /** Messages currently in a stream (optionally only on a subject filter). */

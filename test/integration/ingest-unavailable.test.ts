@@ -12,7 +12,7 @@ import { connectNats } from '../../src/nats/connection.js';
 import { type RunningNatsServer, startNatsServer } from '../../src/nats/embedded-server.js';
 import { createLogger } from '../../src/obs/logger.js';
 import { ACME_TOKEN, httpTestConfig } from '../helpers/http-fakes.js';
-import { streamCount, testConfig, waitFor } from '../helpers/parley.js';
+import { streamCount, suspendProcess, testConfig, waitFor } from '../helpers/parley.js';
 
 const PARTITIONS = 4;
 const dir = mkdtempSync(join(tmpdir(), 'parley-down-'));
@@ -90,7 +90,7 @@ t.test(
   'ingest-unavailable - a stalled NATS answers 503 with Retry-After; the retry is deduplicated',
   async (t) => {
     t.equal((await post(event('before'))).status, 202, 'baseline');
-    process.kill(server.pid, 'SIGSTOP'); // the connection stays open, nothing answers
+    await suspendProcess(server.pid); // the connection stays open, nothing answers
     let stalled: Awaited<ReturnType<typeof post>>;
     try {
       const started = Date.now();

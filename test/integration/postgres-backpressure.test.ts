@@ -10,7 +10,7 @@ import { startNatsServer } from '../../src/nats/embedded-server.js';
 import { createLogger } from '../../src/obs/logger.js';
 import { migrateOutbox } from '../../src/sources/postgres/migrate.js';
 import { duplicates, waitForEvents } from '../helpers/outbox.js';
-import { connect, tempDir, testConfig, waitFor } from '../helpers/parley.js';
+import { connect, suspendProcess, tempDir, testConfig, waitFor } from '../helpers/parley.js';
 import { startTestPostgres } from '../helpers/postgres.js';
 
 const PARTITIONS = 4;
@@ -68,7 +68,7 @@ t.test(
       20_000,
     );
 
-    process.kill(server.pid, 'SIGSTOP');
+    await suspendProcess(server.pid);
     const during = await emit('bp2', 50);
     // Synchronise on the source's own account of it: batches abandoned because no PubAck came.
     await waitFor('two batches abandoned on NATS', async () => (await natsErrors()) >= 2, 30_000, 50);
