@@ -46,9 +46,10 @@ export function withOperatorFlags(cmd: Command): Command {
 
 /**
  * The operator a CLI command acts as, checked for `role` (and `tenant`; null: a scope spanning tenants), the
- * same check the HTTP routes make. With `operators:` or `admin.tokens` configured, the token is required and
- * resolved like a bearer token; without either (a development set-up, where the NATS credentials are the
- * only guard) the command acts as `cli:<login>` with every role. Its name is what the command audits.
+ * same check the HTTP routes make. With `operators:` configured, the token is required and resolved like a
+ * bearer token (an `admin.tokens` entry then works too); without operators (only the deprecated admin.tokens,
+ * or nothing: the NATS credentials are the guard) the command acts as `cli:<login>` with every role. Its name
+ * is what the command audits.
  */
 export function operatorFromFlags(
   config: Pick<ParleyConfig, 'operators' | 'admin' | 'tenants'>,

@@ -121,6 +121,24 @@ export function dlqFilter(channel?: string, tenant?: string): string {
   return `dlq.${channel ?? '*'}.${tenant ?? '*'}`;
 }
 
+/**
+ * Dead letters of one channel (or all) visible to an operator limited to `tenants`, oldest first, at most
+ * `limit`: one subject filter per tenant, so other tenants' letters never use up the limit. Without a scope
+ * (or with `tenant` given, which the caller has checked), one filter.
+ */
+export async function listVisible(
+  dl: { list(filter: string, limit?: number): Promise<DeadLetterView[]> },
+  o: { channel?: string; tenant?: string; tenants?: readonly string[] },
+  limit = 1000,
+): Promise<DeadLetterView[]> {
+  if (o.tenant || !o.tenants) return dl.list(dlqFilter(o.channel, o.tenant), limit);
+  const each = await Promise.all(o.tenants.map((t) => dl.list(dlqFilter(o.channel, t), limit)));
+  return each
+    .flat()
+    .sort((a, b) => a.seq - b.seq)
+    .slice(0, limit);
+}
+
 export interface RedriveResult {
   seq: number;
   kind: string;

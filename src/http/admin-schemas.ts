@@ -27,7 +27,19 @@ export const EscalationParamsSchema = z.object({
 
 const resolution = ResolutionSchema.shape;
 export const ResolveBodySchema = z
-  .object({ outcome: resolution.outcome, by: resolution.by, note: resolution.note, reply: resolution.reply })
+  .object({
+    outcome: resolution.outcome,
+    by: resolution.by,
+    note: resolution.note,
+    reply: resolution.reply,
+    expectStatus: z
+      .enum(['open', 'closed'])
+      .optional()
+      .describe(
+        'Refused (409) unless the escalation is in this status now: the status the operator saw, so one ' +
+          'another operator closed meanwhile is not reopened by a resume or reply meant for the open one',
+      ),
+  })
   .strict()
   .describe('How to resolve it: resume, close, or reply (outcome reply needs reply.text)');
 

@@ -114,11 +114,19 @@ async function views(store: SafetyStore, records: EscalationMessage[]): Promise<
 
 const PRIORITY_ORDER: Record<string, number> = { urgent: 0, high: 1, normal: 2, low: 3 };
 
-export async function listEscalations(store: SafetyStore, query: unknown): Promise<EscalationView[]> {
+/**
+ * Escalations matching the query, most urgent first, at most `limit`. `visible` (an operator's tenant scope)
+ * filters before the limit, so a scoped operator gets up to `limit` of their own, not what is left of them.
+ */
+export async function listEscalations(
+  store: SafetyStore,
+  query: unknown,
+  visible: (v: EscalationView) => boolean = () => true,
+): Promise<EscalationView[]> {
   const q = ListEscalationsSchema.parse(query ?? {});
   const all = await views(store, await store.escalations({ tenant: q.tenant, maxScan: 10_000 }));
   return all
-    .filter((v) => q.status === 'all' || v.status === q.status)
+    .filter((v) => (q.status === 'all' || v.status === q.status) && visible(v))
     .sort((a, b) => (PRIORITY_ORDER[a.priority] ?? 9) - (PRIORITY_ORDER[b.priority] ?? 9) || a.seq - b.seq)
     .slice(0, q.limit);
 }
@@ -185,18 +193,24 @@ function sameResolution(a: Record<string, unknown>, b: Resolution): boolean {
  * resolving at once the stream stores the first (a compare-and-set on the dedupe window) and the second is
  * refused with EscalationResolvedError naming the winner. The same request sent again (same operator, outcome
  * and reply) is a retry: answered `duplicate`, not published or audited twice. Once the actor has applied a
- * resolution the escalation reads `resolved` and any later request is refused the same way.
+ * resolution the escalation reads `resolved` and any later request is refused the same way. With
+ * `expectStatus` (the status the operator acted on), any other current status is refused the same way.
  */
 export async function resolveEscalation(
   store: SafetyStore,
   id: string,
   body: unknown,
+  o: { expectStatus?: EscalationStatus } = {},
 ): Promise<ResolveResult> {
   const { tenant, conversation } = idOrThrow(id);
   const res = ResolutionSchema.parse({ ...(body as object), escalationId: id });
   const view = await showEscalation(store, id);
   if (!view) throw new EscalationNotFoundError(`no escalation ${id}`, [{ path: 'id', message: 'not found' }]);
   if (view.status === 'resolved') throw new EscalationResolvedError(`escalation ${id} is already resolved`);
+  // What the operator saw: an escalation another operator closed meanwhile is not silently reopened by a
+  // resume or reply meant for the open one (resolve.<id>.closed is another event id, so dedupe cannot tell).
+  if (o.expectStatus && view.status !== o.expectStatus)
+    throw new EscalationResolvedError(`escalation ${id} is ${view.status} now, not ${o.expectStatus}`);
   // Closing it again would publish a resolution the actor ignores, yet one that blocks reopening it.
   if (view.status === 'closed' && res.outcome === 'close')
     throw new EscalationResolvedError(`escalation ${id} is already closed; resume or reply to reopen it`);

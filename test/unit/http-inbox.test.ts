@@ -153,6 +153,8 @@ t.test('inbox - sign-in: the form, operator tokens only, cookie flags, login CSR
   t.match(ok.set, /Path=\/inbox/);
   t.notMatch(ok.set, /Secure/, 'no Secure over plain HTTP');
   t.match(ok.set, /^parley_inbox=[A-Za-z0-9_-]{43};/, 'the cookie holds only a random id');
+  // Extensions do not re-send the cookie, so it must outlive the idle time: the server enforces idleness.
+  t.match(ok.set, /Max-Age=86400(;|$)/, 'the cookie lives as long as a session can (24 h), not the idle 8 h');
   const signedIn = await app.inject({ method: 'GET', url: '/inbox', headers: { cookie: ok.session } });
   t.match(signedIn.body, /Signed in as <strong>rita<\/strong>/);
 
@@ -220,6 +222,21 @@ t.test('inbox - sessions: API needs one, idle expiry, sign-out forgets it', asyn
   }
   clock += 3 * 3_600_000 + 1;
   t.equal((await use()).statusCode, 401, 'at most 24 h after sign-in, however busy');
+
+  // An unattended tab refreshes after every live update; those requests say so and do not count as use.
+  const tab = await signIn(app, TOKENS.rita);
+  const refresh = () =>
+    app.inject({
+      method: 'GET',
+      url: '/inbox/api/queue',
+      headers: { cookie: tab.session, 'x-inbox-background': '1' },
+    });
+  for (let h = 0; h < 2; h++) {
+    clock += 3 * 3_600_000;
+    t.equal((await refresh()).statusCode, 200, `a background refresh ${(h + 1) * 3} h after sign-in`);
+  }
+  clock += 2 * 3_600_000 + 1;
+  t.equal((await refresh()).statusCode, 401, 'background refreshes alone: signed out 8 h after the last use');
 });
 
 t.test(
@@ -455,3 +472,34 @@ t.test('inbox - resolved by another operator between the check and the publish: 
   t.equal(told.statusCode, 409);
   t.match(told.json(), { error: { code: 'ALREADY_RESOLVED', message: /already resolved by ann \(close\)/ } });
 });
+
+t.test(
+  'inbox - closed by another operator after the page showed it open: 409, not a silent reopen',
+  async (t) => {
+    const { app, store } = setup(t);
+    const id = store.open('acme', 'closed-meanwhile');
+    // The other operator's close was applied: the hold now says closed.
+    store.kv.set('escalation.acme.closed-meanwhile', {
+      escalationId: id,
+      status: 'closed',
+      since: '2026-01-05T11:30:00.000Z',
+    });
+    const { session, csrf } = await signIn(app, TOKENS.rita);
+    const resolve = (payload: Record<string, unknown>) =>
+      app.inject({
+        method: 'POST',
+        url: `/inbox/api/escalations/${id}/resolve`,
+        headers: { cookie: session, 'x-csrf-token': csrf },
+        payload,
+      });
+    const stale = await resolve({ outcome: 'resume', expectStatus: 'open' });
+    t.equal(stale.statusCode, 409, 'the page showed it open; it is closed now');
+    t.match(stale.json(), { error: { code: 'ALREADY_RESOLVED', message: /is closed now, not open/ } });
+    t.equal(store.published.length, 0, 'nothing published');
+
+    const reopen = await resolve({ outcome: 'resume', expectStatus: 'closed' });
+    t.equal(reopen.statusCode, 202, 'resuming the closed escalation it shows reopens it');
+    t.equal(store.published.length, 1);
+    t.equal(store.published[0]?.id, `resolve.${id}.closed`);
+  },
+);

@@ -123,8 +123,14 @@ class MemoryDeadLetters implements DeadLetterOps {
     },
   ];
   readonly redriven: Array<{ seq: number; by: string }> = [];
-  async list() {
-    return this.letters;
+  async list(filter = 'dlq.*.*', limit = 1000) {
+    const [, channel, tenant] = filter.split('.');
+    return this.letters
+      .filter((l) => {
+        const [, c, tt] = l.subject.split('.');
+        return (channel === '*' || c === channel) && (tenant === '*' || tt === tenant);
+      })
+      .slice(0, limit);
   }
   async show(seq: number) {
     return this.letters.find((l) => l.seq === seq);
@@ -355,6 +361,34 @@ t.test('http-operators - the audited name is the authenticated operator, never t
   t.same(deadLetters.redriven, [{ seq: 1, by: 'otto-operator' }]);
   t.notOk(JSON.stringify(safety.audits).includes('mallory'), 'the body text is recorded nowhere');
 });
+
+t.test(
+  'http-operators - a scoped operator gets up to the limit of its own, whatever comes first',
+  async (t) => {
+    const { app: a, safety, deadLetters } = app(t);
+    // Other tenants' escalations and dead letters come first (older), then acme's.
+    safety.open('globex', 'g1', 1);
+    safety.open('globex', 'g2', 2);
+    const mine = safety.open('acme', 'c9', 3);
+    const list = await a.inject({
+      method: 'GET',
+      url: '/v1/escalations?limit=1',
+      headers: bearer('ann-acme'),
+    });
+    t.same(
+      list.json().escalations.map((e: { escalationId: string }) => e.escalationId),
+      [mine],
+      'the limit counts only the escalations the operator may see',
+    );
+    deadLetters.letters.unshift({ ...deadLetters.letters[1]!, seq: 0 });
+    const dlq = await a.inject({ method: 'GET', url: '/v1/dlq?limit=1', headers: bearer('ann-acme') });
+    t.same(
+      dlq.json().deadLetters.map((d: { tenant: string; seq: number }) => [d.tenant, d.seq]),
+      [['acme', 1]],
+      'the same for dead letters',
+    );
+  },
+);
 
 t.test('http-operators - a tenant-scoped operator acts on its tenants only and sees only them', async (t) => {
   const { app: a, safety } = app(t);

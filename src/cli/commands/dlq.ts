@@ -6,7 +6,7 @@
  */
 import type { Command } from 'commander';
 import type { ParleyConfig } from '../../config/schema.js';
-import { DeadLetters, type DeadLetterView, dlqFilter } from '../../connectors/dead-letters.js';
+import { DeadLetters, type DeadLetterView, dlqFilter, listVisible } from '../../connectors/dead-letters.js';
 import { AppError, ValidationError } from '../../errors/app-error.js';
 import { inScope } from '../../http/operators.js';
 import { NatsDeadLetterStore } from '../../nats/dlq-store.js';
@@ -100,7 +100,15 @@ export const registerDlq: RegisterCommand = (program: Command) => {
       const { config } = loadFromFlags(flags);
       const op = operatorFromFlags(config, flags, 'viewer', flags.tenant);
       const all = await withDeadLetters(config, (dl) =>
-        dl.list(dlqFilter(flags.channel, flags.tenant), Number(flags.limit)),
+        listVisible(
+          dl,
+          {
+            ...(flags.channel ? { channel: flags.channel } : {}),
+            ...(flags.tenant ? { tenant: flags.tenant } : {}),
+            ...(op.tenants ? { tenants: op.tenants } : {}),
+          },
+          Number(flags.limit),
+        ),
       );
       const rows = all.filter((r) => inScope(op, r.tenant));
       print(flags, rows, () => table(rows));

@@ -67,14 +67,11 @@ export const registerEscalations: RegisterCommand = (program: Command) => {
       async (flags: CommonFlags & OperatorFlags & { tenant?: string; status: string; limit: string }) => {
         const { config } = loadFromFlags(flags);
         const op = operatorFromFlags(config, flags, 'viewer', flags.tenant);
-        const all = await withSafetyStore(config, async (store) =>
-          listEscalations(store, {
-            tenant: flags.tenant,
-            status: flags.status,
-            limit: flags.limit,
-          }),
+        const rows = await withSafetyStore(config, async (store) =>
+          listEscalations(store, { tenant: flags.tenant, status: flags.status, limit: flags.limit }, (r) =>
+            inScope(op, r.tenant),
+          ),
         );
-        const rows = all.filter((r) => inScope(op, r.tenant));
         print(flags, rows, () => table(rows));
       },
     );

@@ -121,6 +121,8 @@ const ResolveSchema = z
       .strict()
       .optional(),
     note: z.string().max(2000).optional(),
+    // The status the page showed (the page always sends it): anything else now is a 409.
+    expectStatus: z.enum(['open', 'closed', 'resolved']).optional(),
   })
   .strict();
 
@@ -161,7 +163,9 @@ export function registerInboxRoutes(app: FastifyInstance, o: InboxOptions): void
     ...(o.sessionAbsoluteMs ? { absoluteMs: o.sessionAbsoluteMs } : {}),
     ...(o.now ? { now: o.now } : {}),
   });
-  const maxAgeS = Math.floor(sessions.idleMs / 1000);
+  // The cookie lives as long as a session can; idle expiry is the server's (a cookie that expired after the
+  // idle time would sign out an operator working without a pause, since extensions do not re-send it).
+  const maxAgeS = Math.floor(sessions.absoluteMs / 1000);
   const fullText = o.fullText ?? false;
   const textFields = o.textFields ?? ['text'];
 
@@ -174,7 +178,10 @@ export function registerInboxRoutes(app: FastifyInstance, o: InboxOptions): void
     );
     scope.decorateRequest('inboxSession', undefined);
     scope.addHook('onRequest', async (req, reply) => {
-      req.inboxSession = await sessions.get(cookies(req).get(SESSION_COOKIE));
+      // The page's own refreshes after a live update (x-inbox-background) are not use: an unattended tab
+      // still goes idle. Anything an operator does, and every POST, extends the session.
+      const background = req.method === 'GET' && req.headers['x-inbox-background'] === '1';
+      req.inboxSession = await sessions.get(cookies(req).get(SESSION_COOKIE), { extend: !background });
       reply.header('Cache-Control', 'no-store');
       reply.header('X-Content-Type-Options', 'nosniff');
       reply.header('X-Frame-Options', 'DENY');
@@ -261,14 +268,13 @@ export function registerInboxRoutes(app: FastifyInstance, o: InboxOptions): void
       const op = requireRole(signedIn(req).operator, 'viewer');
       const q = parse(QueueQuerySchema, req.query, 'query');
       if (q.tenant) canSee(op, q.tenant);
-      const all = await listEscalations(o.store, {
-        status: q.status,
-        limit: 1000,
-        ...(q.tenant ? { tenant: q.tenant } : {}),
-      });
-      const escalations = all
-        .filter((e) => inScope(op, e.tenant) && (!q.reason || e.reason === q.reason))
-        .map((e) => ({ ...e, evidence: withoutText(e.evidence) }));
+      const query = { status: q.status, limit: 1000, ...(q.tenant ? { tenant: q.tenant } : {}) };
+      const mine = (e: { tenant: string }) => inScope(op, e.tenant);
+      const all = await listEscalations(o.store, query, mine);
+      const escalations = (
+        q.reason ? await listEscalations(o.store, query, (e) => mine(e) && e.reason === q.reason) : all
+      ).map((e) => ({ ...e, evidence: withoutText(e.evidence) }));
+      // The reasons to filter by: those of the escalations this operator may see.
       return { escalations, reasons: [...new Set(all.map((e) => e.reason))].sort() };
     });
 
@@ -333,12 +339,17 @@ export function registerInboxRoutes(app: FastifyInstance, o: InboxOptions): void
       if (body.outcome === 'reply' && !body.reply)
         throw new ValidationError('a reply needs its text', [{ path: 'reply.text', message: 'required' }]);
       // Exclusive (safety-ops): resolved before, or by another operator at the same moment, is a 409 naming who.
-      const result = await resolveEscalation(o.store, id, {
-        outcome: body.outcome,
-        by: op.name,
-        note: body.note ?? 'via inbox',
-        ...(body.reply ? { reply: { text: body.reply.text } } : {}),
-      }).catch((err: unknown) => nameTheResolver(err, o.conversations, esc));
+      const result = await resolveEscalation(
+        o.store,
+        id,
+        {
+          outcome: body.outcome,
+          by: op.name,
+          note: body.note ?? 'via inbox',
+          ...(body.reply ? { reply: { text: body.reply.text } } : {}),
+        },
+        body.expectStatus ? { expectStatus: body.expectStatus } : {},
+      ).catch((err: unknown) => nameTheResolver(err, o.conversations, esc));
       req.log.info({ operator: op.name, escalationId: id, outcome: body.outcome }, 'inbox resolve');
       return reply.code(202).send({ ...result, by: op.name });
     });

@@ -103,6 +103,11 @@ export class SessionStore {
     return this.#idleMs;
   }
 
+  /** How long a session lives at most, however busy (the cookie's Max-Age). */
+  get absoluteMs(): number {
+    return this.#absoluteMs;
+  }
+
   /** A new session for the operator a token digest names (the caller has verified the token). */
   async create(tokenDigest: string): Promise<InboxSession> {
     const operator = this.#operatorOf(tokenDigest);

@@ -8,7 +8,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import type { DeadLetterView, RedriveResult } from '../../connectors/dead-letters.js';
+import { type DeadLetterView, listVisible, type RedriveResult } from '../../connectors/dead-letters.js';
 import {
   DeadLetterListSchema,
   DeadLetterSchema,
@@ -70,7 +70,8 @@ export function registerDlqRoutes(app: FastifyInstance, o: DlqRoutesOptions): vo
     async (req) => {
       const q = DlqQuerySchema.parse(req.query ?? {});
       const op = operatorOf(req, 'viewer', q.tenant);
-      const all = await o.deadLetters.list(`dlq.${q.channel ?? '*'}.${q.tenant ?? '*'}`, q.limit);
+      const scope = { ...q, ...(op.tenants ? { tenants: op.tenants } : {}) };
+      const all = await listVisible(o.deadLetters, scope, q.limit);
       return { deadLetters: all.filter((d) => inScope(op, d.tenant)) };
     },
   );

@@ -100,7 +100,7 @@ export function registerSafetyRoutes(app: FastifyInstance, o: SafetyRoutesOption
       const tenant = (req.query as { tenant?: string } | undefined)?.tenant;
       const op = operatorOf(req, 'viewer', tenant);
       return validated(async () => ({
-        escalations: (await listEscalations(store, req.query)).filter((v) => inScope(op, v.tenant)),
+        escalations: await listEscalations(store, req.query, (v) => inScope(op, v.tenant)),
       }));
     },
   );
@@ -149,8 +149,9 @@ export function registerSafetyRoutes(app: FastifyInstance, o: SafetyRoutesOption
       const view = await validated(() => showEscalation(store, req.params.id));
       if (!view) throw new NotFoundError(`no escalation ${req.params.id}`);
       const op = operatorOf(req, 'reviewer', view.tenant);
+      const { expectStatus, ...body } = (req.body ?? {}) as { expectStatus?: 'open' | 'closed' };
       const result = await validated(() =>
-        resolveEscalation(store, req.params.id, audited(req.body, op.name)),
+        resolveEscalation(store, req.params.id, audited(body, op.name), expectStatus ? { expectStatus } : {}),
       ).catch((err: unknown) =>
         o.conversations ? nameTheResolver(err, o.conversations, view) : Promise.reject(err),
       );

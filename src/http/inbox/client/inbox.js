@@ -37,13 +37,15 @@ function age(iso) {
   return `${Math.floor(s / 86400)}d`;
 }
 
-async function api(path, init = {}) {
+// background: a refresh the page makes after a live update, which the server does not count as use.
+async function api(path, init = {}, o = {}) {
   const res = await fetch(path, {
     ...init,
     credentials: 'same-origin',
     headers: {
       ...(init.body ? { 'Content-Type': 'application/json' } : {}),
       ...(init.method === 'POST' ? { 'X-CSRF-Token': csrf } : {}),
+      ...(o.background ? { 'X-Inbox-Background': '1' } : {}),
     },
   });
   if (res.status === 401) {
@@ -66,8 +68,8 @@ function filters() {
   return q;
 }
 
-async function loadQueue() {
-  const body = await api(`/inbox/api/queue?${filters()}`);
+async function loadQueue(o = {}) {
+  const body = await api(`/inbox/api/queue?${filters()}`, {}, { background: o.background });
   const selectedId = state.items[state.index]?.escalationId;
   state.items = body.escalations;
   const reason = $('#f-reason');
@@ -229,7 +231,8 @@ function renderDetail(d) {
     act(
       outcome,
       `/inbox/api/escalations/${encodeURIComponent(e.escalationId)}/resolve`,
-      { outcome, ...extra },
+      // The status shown: if another operator changed it meanwhile, the server answers 409.
+      { outcome, expectStatus: e.status, ...extra },
       outcome === 'reply'
         ? 'Reply sent; automation resumes'
         : `Escalation ${outcome === 'resume' ? 'resumed' : 'closed'}`,
@@ -402,7 +405,7 @@ async function openEscalation(id, o = {}) {
   const seq = Symbol(id);
   state.loading = seq;
   try {
-    const d = await api(`/inbox/api/escalations/${encodeURIComponent(id)}`);
+    const d = await api(`/inbox/api/escalations/${encodeURIComponent(id)}`, {}, { background: o.background });
     if (state.loading !== seq) return;
     state.detail = d;
     renderDetail(d);
@@ -469,7 +472,7 @@ function connectLive() {
   const source = new EventSource('/inbox/api/events');
   source.addEventListener('ready', (ev) => {
     document.body.dataset.live = JSON.parse(ev.data).live ? 'on' : 'off';
-    void loadQueue();
+    void loadQueue({ background: true });
   });
   source.addEventListener('change', (ev) => {
     const c = JSON.parse(ev.data);
@@ -477,9 +480,12 @@ function connectLive() {
       announce(`New or raised escalation: ${c.reason} (${c.tenant}, ${c.priority})`);
     clearTimeout(refresh);
     refresh = setTimeout(() => {
-      void loadQueue();
+      void loadQueue({ background: true });
       if (state.openId === c.escalationId)
-        void openEscalation(c.escalationId, { keepStatus: $('#action-status')?.textContent || ' ' });
+        void openEscalation(c.escalationId, {
+          keepStatus: $('#action-status')?.textContent || ' ',
+          background: true,
+        });
     }, 150);
   });
   source.addEventListener('error', () => {
