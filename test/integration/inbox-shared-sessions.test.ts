@@ -196,9 +196,11 @@ t.test(
     const id = await crisis('fan-race-2', 'i have the pills ready and i am going to take them all');
     const rita = await signIn(A, TOKENS.rita);
     const ann = await signIn(B, TOKENS.ann);
+    // As the page sends them: with the status it shows. Without it, a resume reaching the server after the
+    // close was applied would reopen the escalation (a resume of a closed one does), not lose.
     const [r, a] = await Promise.all([
-      post(A, rita, `/inbox/api/escalations/${id}/resolve`, { outcome: 'resume' }),
-      post(B, ann, `/inbox/api/escalations/${id}/resolve`, { outcome: 'close' }),
+      post(A, rita, `/inbox/api/escalations/${id}/resolve`, { outcome: 'resume', expectStatus: 'open' }),
+      post(B, ann, `/inbox/api/escalations/${id}/resolve`, { outcome: 'close', expectStatus: 'open' }),
     ]);
     t.same([r.status, a.status].sort(), [202, 409], 'exactly one accepted');
     const [lost, winner] = r.status === 409 ? [r, 'ann'] : [a, 'rita'];
@@ -209,7 +211,7 @@ t.test(
     // between the hold being lifted and the state being written).
     t.match(
       lost.body.error.message,
-      new RegExp(`resolved by ${winner} \\((resume|close)\\)|is already resolved$`),
+      new RegExp(`resolved by ${winner} \\((resume|close)\\)|is already resolved$|is closed now, not open$`),
       'the loser is told',
     );
     // Only this conversation's resolutions: a resumed held action's outcome lands in EVENTS as well.
@@ -223,5 +225,39 @@ t.test(
       1,
       'only the winner audited',
     );
+  },
+);
+
+t.test(
+  'inbox-shared-sessions - closed on one process, then resumed from a page that still shows it open: 409 naming who closed it',
+  async (t) => {
+    const id = await crisis('fan-stale', 'i am going to kill myself tonight');
+    const rita = await signIn(A, TOKENS.rita);
+    const ann = await signIn(B, TOKENS.ann);
+    t.equal(
+      (await post(B, ann, `/inbox/api/escalations/${id}/resolve`, { outcome: 'close', expectStatus: 'open' }))
+        .status,
+      202,
+    );
+    await waitFor(
+      'the close applied',
+      async () => (await get(A, rita, `/inbox/api/escalations/${id}`)).body.escalation?.status === 'closed',
+    );
+    const stale = await post(A, rita, `/inbox/api/escalations/${id}/resolve`, {
+      outcome: 'resume',
+      expectStatus: 'open',
+    });
+    t.equal(stale.status, 409, 'not reopened by a resume meant for the open escalation');
+    t.match(stale.body, { error: { code: 'ALREADY_RESOLVED', message: /by ann \(close\)/ } });
+    t.equal(
+      await streamCount(admin, 'EVENTS', 'evt.*.acme.fan-stale.admin.escalation.resolved'),
+      1,
+      'only the close was published',
+    );
+    const reopened = await post(A, rita, `/inbox/api/escalations/${id}/resolve`, {
+      outcome: 'resume',
+      expectStatus: 'closed',
+    });
+    t.equal(reopened.status, 202, 'resuming it as closed, knowingly, reopens it');
   },
 );
