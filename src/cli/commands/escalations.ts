@@ -104,6 +104,12 @@ export const registerEscalations: RegisterCommand = (program: Command) => {
     .option('--channel <channel>', 'reply: channel to send it on (default safety.escalation.replyChannel)')
     .option('--template <name>', 'reply: template (default safety.escalation.replyTemplate)')
     .option('--note <text>', 'why (recorded in AUDIT)')
+    .addOption(
+      new Option(
+        '--expect-status <status>',
+        'refuse (exit 1) unless the escalation is in this status now (what you looked at)',
+      ).choices(['open', 'closed']),
+    )
     .option('--json', 'print as JSON')
     .action(
       async (
@@ -114,6 +120,7 @@ export const registerEscalations: RegisterCommand = (program: Command) => {
           channel?: string;
           template?: string;
           note?: string;
+          expectStatus?: 'open' | 'closed';
         } & OperatorFlags,
       ) => {
         const { config } = loadFromFlags(flags);
@@ -133,7 +140,10 @@ export const registerEscalations: RegisterCommand = (program: Command) => {
               }
             : {}),
         };
-        const result = await withSafetyStore(config, async (store) => resolveEscalation(store, id, body));
+        const expect = flags.expectStatus ? { expectStatus: flags.expectStatus } : {};
+        const result = await withSafetyStore(config, async (store) =>
+          resolveEscalation(store, id, body, expect),
+        );
         print(flags, result, () => `${id}: ${result.outcome} requested (event seq ${result.seq})`);
       },
     );
