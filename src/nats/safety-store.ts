@@ -151,13 +151,8 @@ export class NatsSafetyStore implements SafetyStore {
   readonly consent = { get: (key: string) => jsonEntry(this.#consent, key) };
 
   async publishEvent(event: Parameters<SafetyStore['publishEvent']>[0]) {
-    // Built once; a failed read of the deployment's key is not remembered (the next publish tries again).
     this.#events ??= deploymentDedupeKey(this.#h, this.#dedupeSecret).then(
       (eventKey) => new JetStreamPublisher(this.#js, undefined, { eventKey }),
-      (err: unknown) => {
-        this.#events = undefined;
-        throw err;
-      },
     );
     return (await this.#events).publish({
       subject: ingestSubject(event),

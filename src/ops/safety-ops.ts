@@ -200,7 +200,7 @@ export async function resolveEscalation(
   store: SafetyStore,
   id: string,
   body: unknown,
-  o: { expectStatus?: EscalationStatus } = {},
+  o: { expectStatus?: EscalationStatus | undefined } = {},
 ): Promise<ResolveResult> {
   const { tenant, conversation } = idOrThrow(id);
   const res = ResolutionSchema.parse({ ...(body as object), escalationId: id });

@@ -140,9 +140,8 @@ export const registerEscalations: RegisterCommand = (program: Command) => {
               }
             : {}),
         };
-        const expect = flags.expectStatus ? { expectStatus: flags.expectStatus } : {};
         const result = await withSafetyStore(config, async (store) =>
-          resolveEscalation(store, id, body, expect),
+          resolveEscalation(store, id, body, { expectStatus: flags.expectStatus }),
         );
         print(flags, result, () => `${id}: ${result.outcome} requested (event seq ${result.seq})`);
       },

@@ -348,7 +348,7 @@ export function registerInboxRoutes(app: FastifyInstance, o: InboxOptions): void
           note: body.note ?? 'via inbox',
           ...(body.reply ? { reply: { text: body.reply.text } } : {}),
         },
-        body.expectStatus ? { expectStatus: body.expectStatus } : {},
+        { expectStatus: body.expectStatus },
       ).catch((err: unknown) => nameTheResolver(err, o.conversations, esc));
       req.log.info({ operator: op.name, escalationId: id, outcome: body.outcome }, 'inbox resolve');
       return reply.code(202).send({ ...result, by: op.name });

@@ -151,7 +151,7 @@ export function registerSafetyRoutes(app: FastifyInstance, o: SafetyRoutesOption
       const op = operatorOf(req, 'reviewer', view.tenant);
       const { expectStatus, ...body } = (req.body ?? {}) as { expectStatus?: 'open' | 'closed' };
       const result = await validated(() =>
-        resolveEscalation(store, req.params.id, audited(body, op.name), expectStatus ? { expectStatus } : {}),
+        resolveEscalation(store, req.params.id, audited(body, op.name), { expectStatus }),
       ).catch((err: unknown) =>
         o.conversations ? nameTheResolver(err, o.conversations, view) : Promise.reject(err),
       );
